@@ -1,0 +1,41 @@
+{
+  # The Node addon. Baseline x86-64 for everything except the per-ISA kernel libraries, which
+  # are compiled with their own flags and only called after CPU detection (native/cpu/dispatch).
+  "variables": {
+    "lfm_common_cflags": ["-O3", "-fno-math-errno", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+  },
+  "target_defaults": {
+    "cflags_cc": ["-std=c++17"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+    "cflags!": ["-fno-exceptions"],
+    "defines": ["NAPI_VERSION=8"]
+  },
+  "targets": [
+    {
+      "target_name": "lfm2_cpu_avx2",
+      "type": "static_library",
+      "sources": ["<!@(node scripts/list-sources.mjs native/cpu/avx2)"],
+      "cflags": ["<@(lfm_common_cflags)", "-fPIC", "-mavx2", "-mfma", "-mf16c"],
+      "conditions": [["target_arch!='x64'", {"sources=": []}]]
+    },
+    {
+      "target_name": "lfm2_cpu_avx512",
+      "type": "static_library",
+      "sources": ["<!@(node scripts/list-sources.mjs native/cpu/avx512)"],
+      "cflags": ["<@(lfm_common_cflags)", "-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mavx512bf16"],
+      "conditions": [["target_arch!='x64'", {"sources=": []}]]
+    },
+    {
+      "target_name": "lfm2",
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
+        "lfm2_cpu_avx2",
+        "lfm2_cpu_avx512"
+      ],
+      "sources": ["<!@(node scripts/list-sources.mjs native/core native/ops native/cpu native/cpu/scalar native/models native/napi native/cuda)"],
+      "cflags": ["<@(lfm_common_cflags)"],
+      "ldflags": ["-pthread"],
+      "libraries": ["-ldl"]
+    }
+  ]
+}

@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: MIT
+// Bit-exact ports of ggml's reference encoders (F16, BF16, Q8_0, Q4_0) and their decoders, plus a
+// fast path that fills Q4_0/Q8_0 blocks from a seeded PRNG for multi-GB benchmark files.
+// Not a fast quantizer: it is the oracle the native kernels and written files are checked against.
+
+import { ggmlTypeTraits, type GgmlTypeName } from "./types.js";
+
+// --- Scalar conversions ---
+
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** IEEE-754 bits of `x` rounded to float32. */
+export function f32ToBits(x: number): number {
+  f32Scratch[0] = x;
+  return u32Scratch[0]!;
+}
+
+/** The float32 whose bits are `bits`. */
+export function bitsToF32(bits: number): number {
+  u32Scratch[0] = bits >>> 0;
+  return f32Scratch[0]!;
+}
+
+/**
+ * float32 -> IEEE half bits, round to nearest even; overflow gives +-inf, NaN gives 0x7e00 | sign.
+ * A port of ggml_compute_fp32_to_fp16 (the FP16 library's branch-free form), which is bit
+ * identical to F16C `vcvtps2ph` with rounding mode 0 for every non-NaN input. All arithmetic is
+ * float32, emulated with Math.fround after each operation.
+ */
+export function fp32ToFp16(x: number): number {
+  const scaleToInf = 2 ** 112;
+  const scaleToZero = 2 ** -110;
+  const f = Math.fround(x);
+  // Scaling by 2^112 then 2^-110 leaves the value rounded to float32 precision in the f16 range
+  // and overflows to inf above it.
+  let base = Math.fround(Math.fround(Math.abs(f) * scaleToInf) * scaleToZero);
+  const w = f32ToBits(f);
+  const shl1w = (w << 1) >>> 0;
+  const sign = (w & 0x80000000) >>> 0;
+  let bias = (shl1w & 0xff000000) >>> 0;
+  if (bias < 0x71000000) bias = 0x71000000;
+  // Adding 2^(e+...) makes the float32 adder round the mantissa to 10 bits (RNE).
+  base = Math.fround(bitsToF32((bias >>> 1) + 0x07800000) + base);
+  const bits = f32ToBits(base);
+  const expBits = (bits >>> 13) & 0x00007c00;
+  const mantissaBits = bits & 0x00000fff;
+  const nonsign = expBits + mantissaBits;
+  return ((sign >>> 16) | (shl1w > 0xff000000 ? 0x7e00 : nonsign)) & 0xffff;
+}
+
+/** Half bits -> value (exact; subnormals, inf and NaN included). */
+export function fp16ToFp32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant ? NaN : sign * Infinity;
+  return sign * (1024 + mant) * 2 ** (exp - 25);
+}
+
+/** fp16 -> value table, like ggml_table_f32_f16 (every half value is exact in float32). */
+const F16_TABLE: Float32Array = (() => {
+  const t = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) t[h] = fp16ToFp32(h);
+  return t;
+})();
+
+/**
+ * float32 -> bfloat16 bits, round to nearest even; NaN is kept and made quiet. A port of
+ * ggml_compute_fp32_to_bf16 (current ggml: subnormals are rounded, not flushed to zero).
+ */
+export function fp32ToBf16(x: number): number {
+  const u = f32ToBits(x);
+  if ((u & 0x7fffffff) >>> 0 > 0x7f800000) return ((u >>> 16) | 64) & 0xffff;
+  // `>>>` reduces mod 2^32 first, which matches the uint32 wraparound of the C code.
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** bfloat16 bits -> value. */
+export function bf16ToFp32(h: number): number {
+  return bitsToF32((h & 0xffff) << 16);
+}
+
+/** C `roundf`: round half away from zero (JS Math.round rounds half up). Exact for float32 input. */
+function roundHalfAway(v: number): number {
+  return v < 0 ? -Math.floor(-v + 0.5) : Math.floor(v + 0.5);
+}
+
+// --- Codecs ---
+
+/** Output of a decoder. */
+export type FloatArray = Float32Array | Float64Array;
+
+/**
+ * How one ggml type is encoded and decoded. Rows are `n` elements, `n` a multiple of the block
+ * size. Add Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K ... by adding an entry to {@link CODECS}.
+ */
+export interface TypeCodec {
+  readonly type: GgmlTypeName;
+  readonly blockSize: number;
+  readonly typeSize: number;
+  /** Encodes x[xo .. xo+n) into dst at byte offset `o` (x holds float32 values). */
+  encode(x: Float32Array, xo: number, n: number, dst: Uint8Array, o: number): void;
+  /** Decodes n elements starting at byte offset `o` into y[yo .. yo+n). */
+  decode(src: Uint8Array, o: number, n: number, y: FloatArray, yo: number): void;
+}
+
+function view(a: Uint8Array): DataView {
+  return new DataView(a.buffer, a.byteOffset, a.byteLength);
+}
+
+const f32Codec: TypeCodec = {
+  type: "F32",
+  blockSize: 1,
+  typeSize: 4,
+  encode(x, xo, n, dst, o) {
+    const dv = view(dst);
+    for (let i = 0; i < n; i++) dv.setFloat32(o + 4 * i, x[xo + i]!, true);
+  },
+  decode(src, o, n, y, yo) {
+    const dv = view(src);
+    for (let i = 0; i < n; i++) y[yo + i] = dv.getFloat32(o + 4 * i, true);
+  },
+};
+
+const f16Codec: TypeCodec = {
+  type: "F16",
+  blockSize: 1,
+  typeSize: 2,
+  encode(x, xo, n, dst, o) {
+    for (let i = 0; i < n; i++) {
+      const h = fp32ToFp16(x[xo + i]!);
+      dst[o + 2 * i] = h & 0xff;
+      dst[o + 2 * i + 1] = h >>> 8;
+    }
+  },
+  decode(src, o, n, y, yo) {
+    for (let i = 0; i < n; i++) y[yo + i] = F16_TABLE[src[o + 2 * i]! | (src[o + 2 * i + 1]! << 8)]!;
+  },
+};
+
+const bf16Codec: TypeCodec = {
+  type: "BF16",
+  blockSize: 1,
+  typeSize: 2,
+  encode(x, xo, n, dst, o) {
+    for (let i = 0; i < n; i++) {
+      const h = fp32ToBf16(x[xo + i]!);
+      dst[o + 2 * i] = h & 0xff;
+      dst[o + 2 * i + 1] = h >>> 8;
+    }
+  },
+  decode(src, o, n, y, yo) {
+    for (let i = 0; i < n; i++) y[yo + i] = bf16ToFp32(src[o + 2 * i]! | (src[o + 2 * i + 1]! << 8));
+  },
+};
+
+/** Block layout (ggml block_q8_0): f16 d, then 32 int8 q. Value = q * d. */
+const q8_0Codec: TypeCodec = {
+  type: "Q8_0",
+  blockSize: 32,
+  typeSize: 34,
+  // Port of quantize_row_q8_0_ref: d = amax/127 (float32), id = 1/d, q = roundf(x*id);
+  // the stored d is f16(d) while q is computed with the unrounded float32 id.
+  encode(x, xo, n, dst, o) {
+    for (let b = 0; b < n / 32; b++) {
+      const xb = xo + 32 * b;
+      const ob = o + 34 * b;
+      let amax = 0;
+      for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[xb + j]!));
+      const d = Math.fround(amax / 127);
+      const id = d ? Math.fround(1 / d) : 0;
+      const dh = fp32ToFp16(d);
+      dst[ob] = dh & 0xff;
+      dst[ob + 1] = dh >>> 8;
+      for (let j = 0; j < 32; j++) {
+        const q = roundHalfAway(Math.fround(x[xb + j]! * id));
+        dst[ob + 2 + j] = q & 0xff;
+      }
+    }
+  },
+  decode(src, o, n, y, yo) {
+    for (let b = 0; b < n / 32; b++) {
+      const ob = o + 34 * b;
+      const d = F16_TABLE[src[ob]! | (src[ob + 1]! << 8)]!;
+      for (let j = 0; j < 32; j++) {
+        const q = (src[ob + 2 + j]! << 24) >> 24; // int8
+        y[yo + 32 * b + j] = q * d;
+      }
+    }
+  },
+};
+
+/**
+ * Block layout (ggml block_q4_0): f16 d, then 16 bytes; byte j holds element j in its low nibble
+ * and element j+16 in its high nibble. Value = (nibble - 8) * d.
+ */
+const q4_0Codec: TypeCodec = {
+  type: "Q4_0",
+  blockSize: 32,
+  typeSize: 18,
+  // Port of quantize_row_q4_0_ref: `max` is the first element of largest |x| (sign kept),
+  // d = max / -8, id = 1/d, q = min(15, (int8_t)(x*id + 8.5f)); all float32.
+  encode(x, xo, n, dst, o) {
+    for (let b = 0; b < n / 32; b++) {
+      const xb = xo + 32 * b;
+      const ob = o + 18 * b;
+      let amax = 0;
+      let max = 0;
+      for (let j = 0; j < 32; j++) {
+        const v = x[xb + j]!;
+        if (amax < Math.abs(v)) {
+          amax = Math.abs(v);
+          max = v;
+        }
+      }
+      const d = Math.fround(max / -8);
+      const id = d ? Math.fround(1 / d) : 0;
+      const dh = fp32ToFp16(d);
+      dst[ob] = dh & 0xff;
+      dst[ob + 1] = dh >>> 8;
+      for (let j = 0; j < 16; j++) {
+        const x0 = Math.fround(x[xb + j]! * id);
+        const x1 = Math.fround(x[xb + 16 + j]! * id);
+        const q0 = Math.min(15, Math.trunc(Math.fround(x0 + 8.5)));
+        const q1 = Math.min(15, Math.trunc(Math.fround(x1 + 8.5)));
+        dst[ob + 2 + j] = q0 | (q1 << 4);
+      }
+    }
+  },
+  decode(src, o, n, y, yo) {
+    for (let b = 0; b < n / 32; b++) {
+      const ob = o + 18 * b;
+      const d = F16_TABLE[src[ob]! | (src[ob + 1]! << 8)]!;
+      const yb = yo + 32 * b;
+      for (let j = 0; j < 16; j++) {
+        const byte = src[ob + 2 + j]!;
+        y[yb + j] = ((byte & 0x0f) - 8) * d;
+        y[yb + 16 + j] = ((byte >>> 4) - 8) * d;
+      }
+    }
+  },
+};
+
+/** The codecs this package implements, by type name. */
+export const CODECS: Readonly<Partial<Record<GgmlTypeName, TypeCodec>>> = {
+  F32: f32Codec,
+  F16: f16Codec,
+  BF16: bf16Codec,
+  Q8_0: q8_0Codec,
+  Q4_0: q4_0Codec,
+};
+
+/** The codec of a type; throws when the type has none yet. */
+export function codecFor(type: number | GgmlTypeName): TypeCodec {
+  const t = ggmlTypeTraits(type);
+  const c = CODECS[t.name];
+  if (!c) throw new Error(`no encoder/decoder for ggml type ${t.name} yet`);
+  return c;
+}
+
+function checkBlocks(c: TypeCodec, n: number): void {
+  if (!Number.isInteger(n) || n < 0 || n % c.blockSize !== 0) {
+    throw new Error(`${c.type}: element count ${n} is not a multiple of the block size ${c.blockSize}`);
+  }
+}
+
+/** Encodes float32 values as `type`; x.length must be a multiple of the block size. */
+export function quantize(type: number | GgmlTypeName, x: Float32Array): Uint8Array {
+  const c = codecFor(type);
+  checkBlocks(c, x.length);
+  const out = new Uint8Array((x.length / c.blockSize) * c.typeSize);
+  c.encode(x, 0, x.length, out, 0);
+  return out;
+}
+
+/** Encodes x into dst at byte offset `offset`; returns the bytes written. */
+export function quantizeInto(type: number | GgmlTypeName, x: Float32Array, dst: Uint8Array, offset = 0): number {
+  const c = codecFor(type);
+  checkBlocks(c, x.length);
+  const bytes = (x.length / c.blockSize) * c.typeSize;
+  if (offset + bytes > dst.length) throw new Error(`${c.type}: destination too small`);
+  c.encode(x, 0, x.length, dst, offset);
+  return bytes;
+}
+
+/**
+ * Decodes `n` elements of `type` from `src` (from byte `offset`) into `out` (default: a new
+ * Float64Array). Decoding is exact in both float32 and float64 for all types here.
+ */
+export function dequantize<T extends FloatArray = Float64Array>(
+  type: number | GgmlTypeName,
+  src: Uint8Array,
+  n: number,
+  out?: T,
+  offset = 0,
+): T {
+  const c = codecFor(type);
+  checkBlocks(c, n);
+  const y = out ?? (new Float64Array(n) as T);
+  if (y.length < n) throw new Error(`${c.type}: output too small`);
+  if (offset + (n / c.blockSize) * c.typeSize > src.length) throw new Error(`${c.type}: source too small`);
+  c.decode(src, offset, n, y, 0);
+  return y;
+}
+
+/** Rounds float32 values through `type` and back (what a weight becomes after writing). */
+export function roundTrip(type: number | GgmlTypeName, x: Float32Array): Float32Array {
+  return dequantize(type, quantize(type, x), x.length, new Float32Array(x.length));
+}
+
+// --- Fast random weights ---
+
+/** Standard deviations of the random quants below (in units of d): Q4_0 q-8, Q8_0 q. */
+const Q4_0_RANDOM_STD = Math.sqrt((2 * 16 * 140) / 256);
+const Q8_0_RANDOM_STD = Math.sqrt((2 * 127 * 128 * 255) / 6 / 256);
+
+/**
+ * u16 -> one Q4_0 byte; each byte of the u16 picks one nibble in 1..15: b % 15 + 1 for b < 240
+ * (16 times each) and 8 (a zero weight) for the 16 values above, so q-8 is symmetric about 0.
+ */
+const Q4_PAIR_TABLE: Uint8Array = (() => {
+  const t = new Uint8Array(65536);
+  const nib = (b: number): number => (b < 240 ? (b % 15) + 1 : 8);
+  for (let r = 0; r < 65536; r++) t[r] = nib(r & 0xff) | (nib(r >>> 8) << 4);
+  return t;
+})();
+
+/** Types {@link RandomWeightFiller} can produce. */
+export type RandomFillType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0";
+
+/**
+ * Produces valid random tensor bytes of one type straight from a seeded xorshift128 PRNG, without
+ * running the encoders: meant for multi-GB benchmark models (a few ns per output byte).
+ * - Q4_0 / Q8_0: random quants symmetric about zero (so the mean weight is exactly 0) and f16
+ *   scales spread over 0.75..1.25 of the value that gives weights of standard deviation `std`.
+ * - F32 / F16 / BF16: each value is one of 65,536 pre-encoded normal samples of deviation `std`.
+ * One filler continues one stream, so filling a tensor in chunks gives the same bytes as one go.
+ */
+export class RandomWeightFiller {
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
+  private readonly scales = new Uint16Array(64);
+  /** F32: raw float32 bit patterns; F16/BF16: 16-bit patterns. */
+  private readonly table?: Uint32Array | Uint16Array;
+  readonly bytesPerElement: number;
+
+  /** @param seed - four u32 words, not all zero. */
+  constructor(readonly type: RandomFillType, readonly std: number, seed: readonly number[]) {
+    if (seed.length !== 4 || seed.every((w) => (w >>> 0) === 0)) throw new Error("RandomWeightFiller: seed must be 4 u32 words, not all 0");
+    [this.s0, this.s1, this.s2, this.s3] = seed.map((w) => w >>> 0) as [number, number, number, number];
+    const t = ggmlTypeTraits(type);
+    this.bytesPerElement = t.typeSize / t.blockSize;
+    if (type === "Q4_0" || type === "Q8_0") {
+      const center = std / (type === "Q4_0" ? Q4_0_RANDOM_STD : Q8_0_RANDOM_STD);
+      for (let k = 0; k < 64; k++) this.scales[k] = fp32ToFp16(center * (0.75 + (0.5 * k) / 63));
+    } else {
+      const table = type === "F32" ? new Uint32Array(65536) : new Uint16Array(65536);
+      for (let i = 0; i < 65536; i += 2) {
+        // Box-Muller on two 24-bit uniforms in (0, 1).
+        const u1 = ((this.next() >>> 8) + 0.5) / 16777216;
+        const u2 = ((this.next() >>> 8) + 0.5) / 16777216;
+        const r = std * Math.sqrt(-2 * Math.log(u1));
+        for (const [k, v] of [[0, r * Math.cos(2 * Math.PI * u2)], [1, r * Math.sin(2 * Math.PI * u2)]] as const) {
+          table[i + k] = type === "F32" ? f32ToBits(v) : type === "F16" ? fp32ToFp16(v) : fp32ToBf16(v);
+        }
+      }
+      this.table = table;
+    }
+  }
+
+  /** xorshift128 (Marsaglia 2003): one u32 per call. */
+  private next(): number {
+    let t = this.s3;
+    const s = this.s0;
+    this.s3 = this.s2;
+    this.s2 = this.s1;
+    this.s1 = s;
+    t ^= t << 11;
+    t ^= t >>> 8;
+    this.s0 = (t ^ s ^ (s >>> 19)) >>> 0;
+    return this.s0;
+  }
+
+  /** Fills the first `n` elements' worth of bytes of `dst` (n a multiple of the block size). */
+  fill(dst: Uint8Array, n: number): void {
+    const bytes = n * this.bytesPerElement;
+    if (!Number.isInteger(bytes) || bytes > dst.length) throw new Error(`${this.type}: bad element count ${n} for ${dst.length} bytes`);
+    if (this.type === "Q4_0") {
+      for (let o = 0; o < bytes; o += 18) {
+        const dh = this.scales[this.next() & 63]!;
+        dst[o] = dh & 0xff;
+        dst[o + 1] = dh >>> 8;
+        for (let j = 2; j < 18; j += 2) {
+          const r = this.next();
+          dst[o + j] = Q4_PAIR_TABLE[r & 0xffff]!;
+          dst[o + j + 1] = Q4_PAIR_TABLE[r >>> 16]!;
+        }
+      }
+    } else if (this.type === "Q8_0") {
+      for (let o = 0; o < bytes; o += 34) {
+        const dh = this.scales[this.next() & 63]!;
+        dst[o] = dh & 0xff;
+        dst[o + 1] = dh >>> 8;
+        for (let j = 2; j < 34; j += 4) {
+          const r = this.next();
+          for (let k = 0; k < 4; k++) {
+            const q = (r >>> (8 * k)) & 0xff;
+            dst[o + j + k] = q === 0x80 ? 0 : q; // -128 -> 0: quants symmetric about 0
+          }
+        }
+      }
+    } else if (this.type === "F32") {
+      const table = this.table as Uint32Array;
+      for (let o = 0; o < bytes; o += 4) {
+        const v = table[this.next() & 0xffff]!;
+        dst[o] = v & 0xff;
+        dst[o + 1] = (v >>> 8) & 0xff;
+        dst[o + 2] = (v >>> 16) & 0xff;
+        dst[o + 3] = v >>> 24;
+      }
+    } else {
+      const table = this.table as Uint16Array;
+      for (let o = 0; o < bytes; o += 4) {
+        const r = this.next();
+        const a = table[r & 0xffff]!;
+        dst[o] = a & 0xff;
+        dst[o + 1] = a >>> 8;
+        if (o + 2 < bytes) {
+          const b = table[r >>> 16]!;
+          dst[o + 2] = b & 0xff;
+          dst[o + 3] = b >>> 8;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+// Model: a loaded GGUF file (weights stay memory-mapped in native code) plus its tokenizer.
+import { access } from "node:fs/promises";
+import { LfmError, wrapNativeError } from "./errors.js";
+import { native, type NativeModel, type TensorInfo } from "./native.js";
+import { Sequence } from "./sequence.js";
+import { Tokenizer } from "./tokenizer.js";
+import type { LoadModelOptions, ModelInfo, SequenceOptions, TokenizeOptions } from "./types.js";
+import { boolOption, checkOptions, intOption, invalidParameterError, oneOf, tokenArray } from "./validate.js";
+
+const DEFAULT_CONTEXT = 4096;
+
+/**
+ * Loads an LFM2 or LFM2-MoE GGUF file. Parsing and weight checks run off the JavaScript thread.
+ *
+ * @example
+ * const model = await loadModel("LFM2-1.2B-Q4_0.gguf", { threads: 4 });
+ * const seq = model.createSequence();
+ * for await (const { text } of seq.generate(model.tokenize("Hello"), { maxTokens: 32 })) process.stdout.write(text);
+ * model.dispose();
+ *
+ * @throws {LfmError} ERR_LFM_FILE_NOT_FOUND, ERR_LFM_MODEL_FORMAT (not a GGUF, truncated),
+ *   ERR_LFM_UNSUPPORTED_ARCH, ERR_LFM_UNSUPPORTED_TYPE, ERR_LFM_SHAPE_MISMATCH, ERR_LFM_INVALID_ARG.
+ */
+export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
+  if (typeof path !== "string" || path.length === 0) throw invalidParameterError("path", "a file path string", path);
+  const opts = checkOptions("options", options, ["threads", "device"]);
+  const threads = opts.threads === undefined ? 0 : intOption("threads", opts.threads, 1, 1024);
+  if (opts.device !== undefined) oneOf("device", opts.device, ["auto", "cpu"] as const);
+  const caller = new Error();
+  try {
+    await access(path);
+  } catch {
+    throw new LfmError("ERR_LFM_FILE_NOT_FOUND", `[load] model file not found: ${path}`);
+  }
+  let handle: NativeModel;
+  try {
+    handle = await native().loadModel(path, { threads });
+  } catch (err) {
+    throw wrapNativeError(err, caller);
+  }
+  return new Model(path, handle);
+}
+
+/** A loaded model. Create sequences from it to evaluate tokens; dispose it to unmap the file. */
+export class Model {
+  /** Hyperparameters, layer pattern, tensor types and the runtime chosen. */
+  readonly info: ModelInfo;
+  /** The byte-level BPE tokenizer read from the file. */
+  readonly tokenizer: Tokenizer;
+  readonly path: string;
+  #handle: NativeModel;
+  #sequences = new Set<Sequence>();
+  #disposed = false;
+
+  /** @internal use {@link loadModel} */
+  constructor(path: string, handle: NativeModel) {
+    this.path = path;
+    this.#handle = handle;
+    const ni = handle.info();
+    const v = handle.vocab();
+    const find = (text: string) => v.tokens.indexOf(text);
+    const eog = new Set<number>();
+    for (const id of [v.eosId, v.eotId, find("<|endoftext|>"), find("<|im_end|>")]) {
+      if (id !== undefined && id >= 0) eog.add(id);
+    }
+    const bosId = v.bosId ?? 1;
+    const eosId = v.eosId ?? 7;
+    this.tokenizer = new Tokenizer({
+      tokens: v.tokens,
+      tokenTypes: Array.from(v.tokenTypes),
+      merges: v.merges,
+      bosId,
+      eosId,
+      eogIds: [...eog],
+      addBos: v.addBos ?? true,
+      pre: v.pre ?? "lfm2",
+    });
+    this.info = {
+      architecture: ni.architecture as ModelInfo["architecture"],
+      name: ni.name,
+      vocabSize: ni.vocabSize,
+      contextLength: ni.contextLength,
+      embeddingLength: ni.embeddingLength,
+      layerCount: ni.layerCount,
+      layerKinds: ni.layerKinds,
+      attentionLayers: ni.layerKinds.flatMap((k, i) => (k === "attention" ? [i] : [])),
+      headCount: ni.headCount,
+      headCountKv: ni.headCountKv,
+      headDim: ni.headDim,
+      convLCache: ni.convLCache,
+      feedForwardLength: ni.feedForwardLength,
+      expertCount: ni.expertCount,
+      expertUsedCount: ni.expertUsedCount,
+      expertFeedForwardLength: ni.expertFeedForwardLength,
+      leadingDenseBlockCount: ni.leadingDenseBlockCount,
+      normEps: ni.normEps,
+      ropeFreqBase: ni.ropeFreqBase,
+      tensorTypes: ni.tensorTypes,
+      parameterCount: ni.parameterCount,
+      fileSize: ni.fileSize,
+      ggufVersion: ni.ggufVersion,
+      bosId,
+      eosId,
+      eogIds: [...eog].sort((a, b) => a - b),
+      device: "cpu",
+      isa: ni.isa,
+      threads: ni.threads,
+    };
+  }
+
+  /** True after {@link dispose}. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** All metadata key/values of the GGUF file (long arrays summarised as {type, length}). */
+  metadata(): Record<string, unknown> {
+    this.#check("metadata");
+    return this.#handle.metadata();
+  }
+
+  /** Every tensor of the file: name, storage type, ggml shape (ne0 first) and bytes. */
+  tensors(): TensorInfo[] {
+    this.#check("tensors");
+    return this.#handle.tensors();
+  }
+
+  /**
+   * Text to token ids (byte-level BPE, LLAMA3 pre-tokenizer as llama.cpp does for LFM2).
+   * @example model.tokenize("<|im_start|>user\nHi<|im_end|>") // [1, 6, ...]
+   */
+  tokenize(text: string, options?: TokenizeOptions): number[] {
+    this.#check("tokenize");
+    if (typeof text !== "string") throw invalidParameterError("text", "string", text);
+    const o = checkOptions("options", options, ["addBos", "special"]);
+    return this.tokenizer.tokenize(text, {
+      addBos: o.addBos === undefined ? true : boolOption("addBos", o.addBos),
+      special: o.special === undefined ? true : boolOption("special", o.special),
+    });
+  }
+
+  /** Token ids to text. Throws ERR_LFM_TOKEN_RANGE for ids outside the vocabulary. */
+  detokenize(tokens: readonly number[]): string {
+    this.#check("detokenize");
+    return this.tokenizer.detokenize(Array.from(tokenArray("tokens", tokens, true)));
+  }
+
+  /**
+   * A new token stream with its own KV cache and convolution state.
+   * @throws {LfmError} ERR_LFM_INVALID_ARG when contextSize is out of [1, contextLength].
+   */
+  createSequence(options?: SequenceOptions): Sequence {
+    this.#check("createSequence");
+    const o = checkOptions("options", options, ["contextSize"]);
+    const contextSize =
+      o.contextSize === undefined
+        ? Math.min(DEFAULT_CONTEXT, this.info.contextLength)
+        : intOption("contextSize", o.contextSize, 1, this.info.contextLength);
+    let handle;
+    try {
+      handle = this.#handle.createSequence(contextSize);
+    } catch (err) {
+      throw wrapNativeError(err);
+    }
+    const seq = new Sequence(this, handle, () => this.#sequences.delete(seq));
+    this.#sequences.add(seq);
+    return seq;
+  }
+
+  /** Frees the model and every sequence created from it. Later calls throw ERR_LFM_DISPOSED. */
+  dispose(): void {
+    if (this.#disposed) return;
+    for (const s of [...this.#sequences]) s.dispose();
+    this.#disposed = true;
+    this.#handle.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+
+  #check(op: string): void {
+    if (this.#disposed) throw new LfmError("ERR_LFM_DISPOSED", `[${op}] the model has been disposed`);
+  }
+}

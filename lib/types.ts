@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+// Public option and result types.
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /** Worker threads for the forward pass. Default: the number of physical cores. */
+  threads?: number;
+  /** Where to run: "auto" (the default: a GPU when a usable one exists, else the CPU) or "cpu". */
+  device?: "auto" | "cpu";
+}
+
+/** What a loaded model is, read from its GGUF file. */
+export interface ModelInfo {
+  /** "lfm2" (dense) or "lfm2moe" (mixture of experts). */
+  architecture: "lfm2" | "lfm2moe";
+  /** general.name, or "" */
+  name: string;
+  vocabSize: number;
+  /** Trained context length (the largest contextSize a sequence may have). */
+  contextLength: number;
+  embeddingLength: number;
+  layerCount: number;
+  /** Kind of every layer: gated short convolution or grouped-query attention. */
+  layerKinds: ("conv" | "attention")[];
+  /** Indices of the attention layers. */
+  attentionLayers: number[];
+  headCount: number;
+  /** Key-value heads per layer (0 for conv layers). */
+  headCountKv: number[];
+  headDim: number;
+  /** Width of the short convolution (3 in released models). */
+  convLCache: number;
+  /** Dense FFN width per layer (0 where the layer is a mixture of experts). */
+  feedForwardLength: number[];
+  /** Experts per MoE layer (0 for dense models). */
+  expertCount: number;
+  /** Experts each token is routed to. */
+  expertUsedCount: number;
+  expertFeedForwardLength: number;
+  /** Layers before this index use a dense FFN in MoE models. */
+  leadingDenseBlockCount: number;
+  normEps: number;
+  ropeFreqBase: number;
+  /** Count of tensors per storage type, e.g. { F32: 61, Q4_0: 97 }. */
+  tensorTypes: Record<string, number>;
+  parameterCount: number;
+  /** Bytes. */
+  fileSize: number;
+  ggufVersion: number;
+  bosId: number;
+  eosId: number;
+  /** Tokens that end generation (<|endoftext|> and <|im_end|> in LFM2 vocabularies). */
+  eogIds: number[];
+  /** Device and kernels in use. */
+  device: "cpu";
+  isa: string;
+  threads: number;
+}
+
+/** Options of {@link Model.tokenize}. */
+export interface TokenizeOptions {
+  /** Prepend the BOS token when the model asks for it (tokenizer.ggml.add_bos_token). Default true. */
+  addBos?: boolean;
+  /** Recognise control tokens such as `<|im_start|>` written in the text. Default true. */
+  special?: boolean;
+}
+
+/** Options of {@link Model.createSequence}. */
+export interface SequenceOptions {
+  /** Tokens the sequence can hold. Default: min(4096, the model's context length). */
+  contextSize?: number;
+}
+
+/** Options of {@link Sequence.evaluate}. */
+export interface EvaluateOptions {
+  /** "last" (default): logits of the last token only; "all": one row per token. */
+  logits?: "last" | "all";
+}
+
+/** Options of {@link Sequence.generate}. */
+export interface GenerateOptions {
+  /** Most tokens to generate. Default: until the context is full. */
+  maxTokens?: number;
+  /** 0 = greedy. Default 0.8. */
+  temperature?: number;
+  /** Default 40; 0 disables. */
+  topK?: number;
+  /** Default 0.95; 1 disables. */
+  topP?: number;
+  /** Default 0.05; 0 disables. */
+  minP?: number;
+  /** Seed of the sampler: the same seed gives the same tokens. Default: random. */
+  seed?: number;
+  /** Stop when the text contains one of these; the stop text itself is not returned. */
+  stop?: string | string[];
+  /** Stops the generation between two tokens. */
+  signal?: AbortSignal;
+  /** Keep going past end-of-generation tokens. Default false. */
+  ignoreEog?: boolean;
+}
+
+/** One generated token and the text it completes (may be "" while a character is incomplete). */
+export interface GeneratedToken {
+  token: number;
+  text: string;
+}
+
+/** What this process can run on. */
+export interface RuntimeInfo {
+  cpu: {
+    /** Kernel set models loaded now will use: "avx512", "avx2" or "scalar". */
+    isa: string;
+    /** Best kernel set this CPU supports. */
+    bestIsa: string;
+    features: string[];
+    physicalCores: number;
+  };
+  cuda: { available: boolean };
+}

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+// The AVX-512 kernel table entries (F+BW+VL+DQ; dispatch.cpp uses them only when best_isa()
+// allows). Entries left null fall back to AVX2, then scalar.
+
+#include "../kernel_sets.h"
+
+namespace lfm::cpu::avx512 {
+
+void fill_kernels(CpuKernels* k) {
+  auto id = [](GgmlType t) { return static_cast<int>(t); };
+  k->matmul[id(GgmlType::kF32)] = matmul_f32;
+  k->matmul[id(GgmlType::kF16)] = matmul_f16;
+  k->matmul[id(GgmlType::kBF16)] = matmul_bf16;
+  k->matmul[id(GgmlType::kQ8_0)] = matmul_q8_0;
+  k->matmul[id(GgmlType::kQ4_0)] = matmul_q4_0;
+  // F32 rows are a memcpy: the scalar entry is already optimal.
+  k->dequant_row[id(GgmlType::kF16)] = dequant_row_f16;
+  k->dequant_row[id(GgmlType::kBF16)] = dequant_row_bf16;
+  k->dequant_row[id(GgmlType::kQ8_0)] = dequant_row_q8_0;
+  k->dequant_row[id(GgmlType::kQ4_0)] = dequant_row_q4_0;
+  k->rmsnorm_f32 = rmsnorm_f32;
+  k->swiglu_f32 = swiglu_f32;
+  k->short_conv_f32 = short_conv_f32;
+  k->attention_f32 = attention_f32;
+  k->axpy_f32 = axpy_f32;
+}
+
+}  // namespace lfm::cpu::avx512

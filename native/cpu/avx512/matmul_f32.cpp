@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+// AVX-512: y[t*ldy + r] = sum_c W[r,c] * x[t*ldx + c], F32 weights, rows [r0, r1).
+// Layout: row r at w + r*w_row_bytes, n_cols floats. Any n_cols (the last partial step of 32
+// columns runs on zero-padded copies); no alignment needed. Must match scalar::matmul_f32
+// within the f32-accumulation tolerance (test/kernels).
+
+#include "../kernel_sets.h"
+#include "simd_avx512.h"
+
+namespace lfm::cpu::avx512 {
+namespace {
+
+struct WeightsF32 {
+  static constexpr int64_t kStepBytes = 128;
+  static constexpr int64_t kElemBytes = 4;
+  static inline void load(const uint8_t* p, __m512 w[2]) {
+    w[0] = _mm512_loadu_ps(p);
+    w[1] = _mm512_loadu_ps(p + 64);
+  }
+};
+
+}  // namespace
+
+void matmul_f32(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes, const float* x,
+                int64_t ldx, int64_t n_cols, int64_t n_tok, int64_t r0, int64_t r1) {
+  mm_run<WeightsF32>(y, ldy, w, w_row_bytes, x, ldx, n_cols, n_tok, r0, r1);
+}
+
+}  // namespace lfm::cpu::avx512

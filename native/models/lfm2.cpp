@@ -1,0 +1,659 @@
+// SPDX-License-Identifier: MIT
+// LFM2 / LFM2-MoE forward pass over GGUF weights (spec: shared lfm2-spec.md sections 1-3, 7).
+// Reads top to bottom like llama2.c's forward(); all arithmetic lives in the kernel table.
+
+#include "lfm2.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <new>
+
+namespace lfm {
+
+// --- scratch buffers (one set per model; forward passes are serialised)
+
+struct Lfm2Model::Scratch {
+  int64_t cap = 0;                 // tokens the buffers hold
+  std::vector<float> x;            // [T, D]  residual stream
+  std::vector<float> u;            // [T, D]  normed input of a block
+  std::vector<float> mix;          // [T, D]  block output
+  std::vector<float> bcx;          // [T, 3D] conv in_proj output
+  std::vector<float> y;            // [T, D]  conv output before out_proj / attention heads
+  std::vector<float> q;            // [T, Hq*Dh]
+  std::vector<float> k, v;         // [T, Hkv*Dh]
+  std::vector<float> gate, up;     // [T, max(F, Fe)]
+  std::vector<float> router;       // [T, E]
+  std::vector<int32_t> sel;        // [T, K] selected experts
+  std::vector<float> sel_w;        // [T, K] their combination weights
+  std::vector<int32_t> rows;       // [T*K]  token of each routed row, grouped by expert
+  std::vector<float> rows_w;       // [T*K]  weight of each routed row
+  std::vector<float> xe, ye;       // [T*K, D] gathered expert inputs / outputs
+  std::vector<double> inv_freq;    // [Dh/2] RoPE frequencies theta^(-2i/Dh)
+};
+
+// --- helpers
+
+namespace {
+
+Status shape_error(const GgufTensor& t, const std::string& expected) {
+  return Status(StatusCode::kShapeMismatch, "[load] tensor " + t.name + " has shape " +
+                                                t.shape_string() + ", expected " + expected);
+}
+
+std::string shape_str(std::initializer_list<int64_t> ne) {
+  std::string s = "{";
+  bool first = true;
+  for (int64_t n : ne) {
+    if (!first) s += ", ";
+    s += std::to_string(n);
+    first = false;
+  }
+  return s + "}";
+}
+
+const char* kSupportedTypes = "F32, F16, BF16, Q8_0, Q4_0";
+
+Status check_type(const GgufTensor& t) {
+  const TypeTraits& tr = type_traits(t.type_id);
+  if (!tr.supported) {
+    return Status(StatusCode::kUnsupportedType,
+                  "[load] tensor " + t.name + " has type " +
+                      (tr.name ? std::string(tr.name) : "unknown(" + std::to_string(t.type_id) + ")") +
+                      ", which is not supported (supported: " + kSupportedTypes + ")");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+void Lfm2State::reset() {
+  n_past = 0;
+  for (auto& c : conv) std::fill(c.begin(), c.end(), 0.0f);
+  // K/V rows beyond n_past are never read, so the caches need no clearing.
+}
+
+size_t Lfm2State::bytes() const {
+  size_t n = 0;
+  for (auto& c : conv) n += c.size() * sizeof(float);
+  for (auto& c : k) n += c.size() * sizeof(float);
+  for (auto& c : v) n += c.size() * sizeof(float);
+  return n;
+}
+
+Lfm2Model::~Lfm2Model() = default;
+
+// --- loading
+
+Status Lfm2Model::load(const std::string& path, const Lfm2LoadOptions& opts,
+                       std::unique_ptr<Lfm2Model>* out) {
+  try {
+    std::unique_ptr<Lfm2Model> m(new Lfm2Model());
+    LFM_RETURN_IF_ERROR(GgufFile::open(path, &m->file_));
+    LFM_RETURN_IF_ERROR(m->load_config());
+    LFM_RETURN_IF_ERROR(m->load_weights());
+    m->kernels_ = &cpu::cpu_kernels(opts.isa);
+    const int n_threads = opts.n_threads > 0 ? opts.n_threads : physical_core_count();
+    m->pool_ = std::make_unique<ThreadPool>(n_threads);
+    m->scratch_ = std::make_unique<Scratch>();
+    const Lfm2Config& c = m->cfg_;
+    m->scratch_->inv_freq.resize(static_cast<size_t>(c.head_dim / 2));
+    for (int64_t i = 0; i < c.head_dim / 2; i++) {
+      m->scratch_->inv_freq[i] = std::pow(static_cast<double>(c.rope_theta),
+                                          -2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim));
+    }
+    *out = std::move(m);
+    return Status::ok();
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kOutOfMemory, "[load] out of memory while loading " + path);
+  }
+}
+
+Status Lfm2Model::load_config() {
+  const GgufFile& f = *file_;
+  Lfm2Config& c = cfg_;
+  LFM_RETURN_IF_ERROR(f.get_string("general.architecture", &c.arch, true));
+  if (c.arch != "lfm2" && c.arch != "lfm2moe") {
+    return Status(StatusCode::kUnsupportedArch, "[load] architecture '" + c.arch +
+                                                    "' is not supported (expected lfm2 or lfm2moe)");
+  }
+  const std::string a = c.arch + ".";
+  f.get_string("general.name", &c.name, false);
+  uint64_t u = 0;
+  LFM_RETURN_IF_ERROR(f.get_uint(a + "embedding_length", &u, true));
+  c.n_embd = static_cast<int64_t>(u);
+  LFM_RETURN_IF_ERROR(f.get_uint(a + "block_count", &u, true));
+  c.n_layers = static_cast<int64_t>(u);
+  LFM_RETURN_IF_ERROR(f.get_uint(a + "attention.head_count", &u, true));
+  c.n_heads = static_cast<int64_t>(u);
+  u = 128000;
+  LFM_RETURN_IF_ERROR(f.get_uint(a + "context_length", &u, false));
+  c.context_length = static_cast<int64_t>(u);
+  u = 3;
+  LFM_RETURN_IF_ERROR(f.get_uint(a + "shortconv.l_cache", &u, true));
+  c.conv_l = static_cast<int64_t>(u);
+  double d = 1e-5;
+  LFM_RETURN_IF_ERROR(f.get_float(a + "attention.layer_norm_rms_epsilon", &d, true));
+  c.norm_eps = static_cast<float>(d);
+  d = 1e6;
+  LFM_RETURN_IF_ERROR(f.get_float(a + "rope.freq_base", &d, false));
+  c.rope_theta = static_cast<float>(d);
+
+  auto bad = [](const std::string& m) { return Status(StatusCode::kFormat, "[load] " + m); };
+  if (c.n_embd <= 0 || c.n_embd > (1 << 20)) return bad("embedding_length " + std::to_string(c.n_embd) + " is out of range");
+  if (c.n_layers <= 0 || c.n_layers > 4096) return bad("block_count " + std::to_string(c.n_layers) + " is out of range");
+  if (c.n_heads <= 0 || c.n_embd % c.n_heads != 0) {
+    return bad("attention.head_count " + std::to_string(c.n_heads) + " does not divide embedding_length " + std::to_string(c.n_embd));
+  }
+  c.head_dim = c.n_embd / c.n_heads;
+  if (c.head_dim % 2 != 0) return bad("head dimension " + std::to_string(c.head_dim) + " is odd (RoPE needs pairs)");
+  if (c.conv_l < 2 || c.conv_l > 8) return bad("shortconv.l_cache " + std::to_string(c.conv_l) + " is out of range [2, 8]");
+  if (c.context_length <= 0) return bad("context_length must be positive");
+  if (!(c.norm_eps > 0) || !std::isfinite(c.norm_eps)) return bad("layer_norm_rms_epsilon must be positive");
+  if (!(c.rope_theta > 0) || !std::isfinite(c.rope_theta)) return bad("rope.freq_base must be positive");
+
+  LFM_RETURN_IF_ERROR(f.get_int_array(a + "attention.head_count_kv", static_cast<size_t>(c.n_layers), &c.n_kv_heads, true));
+  if (static_cast<int64_t>(c.n_kv_heads.size()) != c.n_layers) {
+    return bad("attention.head_count_kv has " + std::to_string(c.n_kv_heads.size()) + " entries, expected " + std::to_string(c.n_layers));
+  }
+  c.layer_kinds.resize(c.n_layers);
+  for (int64_t il = 0; il < c.n_layers; il++) {
+    const int64_t kv = c.n_kv_heads[il];
+    if (kv < 0 || (kv > 0 && c.n_heads % kv != 0)) {
+      return bad("attention.head_count_kv[" + std::to_string(il) + "] = " + std::to_string(kv) +
+                 " does not divide head_count " + std::to_string(c.n_heads));
+    }
+    c.layer_kinds[il] = kv == 0 ? LayerKind::kConv : LayerKind::kAttention;
+  }
+
+  if (c.arch == "lfm2moe") {
+    LFM_RETURN_IF_ERROR(f.get_uint(a + "expert_count", &u, true));
+    c.n_experts = static_cast<int64_t>(u);
+    LFM_RETURN_IF_ERROR(f.get_uint(a + "expert_used_count", &u, true));
+    c.n_experts_used = static_cast<int64_t>(u);
+    LFM_RETURN_IF_ERROR(f.get_uint(a + "expert_feed_forward_length", &u, true));
+    c.expert_ffn_dim = static_cast<int64_t>(u);
+    u = 0;
+    LFM_RETURN_IF_ERROR(f.get_uint(a + "leading_dense_block_count", &u, false));
+    c.n_dense_lead = static_cast<int64_t>(u);
+    u = 2;
+    LFM_RETURN_IF_ERROR(f.get_uint(a + "expert_gating_func", &u, false));
+    if (u != 2) {
+      return Status(StatusCode::kUnsupportedArch, "[load] expert_gating_func " + std::to_string(u) +
+                                                      " is not supported (LFM2-MoE routes with sigmoid = 2)");
+    }
+    d = 0;
+    LFM_RETURN_IF_ERROR(f.get_float(a + "expert_weights_scale", &d, false));
+    c.expert_scale = (d == 0.0) ? 1.0f : static_cast<float>(d);
+    if (c.n_experts <= 0 || c.n_experts > 4096) return bad("expert_count " + std::to_string(c.n_experts) + " is out of range");
+    if (c.n_experts_used <= 0 || c.n_experts_used > c.n_experts) {
+      return bad("expert_used_count " + std::to_string(c.n_experts_used) + " must be in [1, expert_count]");
+    }
+    if (c.n_dense_lead > c.n_layers) return bad("leading_dense_block_count exceeds block_count");
+  } else {
+    c.n_dense_lead = c.n_layers;
+  }
+
+  u = 1;
+  LFM_RETURN_IF_ERROR(f.get_uint("tokenizer.ggml.bos_token_id", &u, false));
+  c.bos_id = static_cast<int32_t>(u);
+  u = 7;
+  LFM_RETURN_IF_ERROR(f.get_uint("tokenizer.ggml.eos_token_id", &u, false));
+  c.eos_id = static_cast<int32_t>(u);
+  return Status::ok();
+}
+
+Status Lfm2Model::load_weights() {
+  const GgufFile& f = *file_;
+  Lfm2Config& c = cfg_;
+  const int64_t D = c.n_embd;
+
+  auto find = [&](const std::string& name, const GgufTensor** t) -> Status {
+    *t = f.tensor(name);
+    if (!*t) return Status(StatusCode::kFormat, "[load] missing tensor " + name);
+    return Status::ok();
+  };
+  // A weight matrix [rows, cols] (ggml {cols, rows}), or a stack {cols, rows, n_mats}.
+  // rows < 0: any row count (read from the file).
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols, int64_t n_mats, MatrixRef* m) -> Status {
+    const GgufTensor* t = nullptr;
+    LFM_RETURN_IF_ERROR(find(name, &t));
+    LFM_RETURN_IF_ERROR(check_type(*t));
+    const int64_t r = rows < 0 ? (t->ne.size() > 1 ? t->ne[1] : -1) : rows;
+    const bool ok = n_mats > 1 ? (t->ne.size() == 3 && t->ne[0] == cols && t->ne[1] == r && t->ne[2] == n_mats)
+                               : (t->ne.size() == 2 && t->ne[0] == cols && t->ne[1] == r && r > 0);
+    if (!ok) {
+      return n_mats > 1 ? shape_error(*t, shape_str({cols, r, n_mats}))
+                        : shape_error(*t, rows < 0 ? "{" + std::to_string(cols) + ", rows}" : shape_str({cols, r}));
+    }
+    const TypeTraits& tr = type_traits(t->type_id);
+    if (cols % tr.block_size != 0) {
+      return Status(StatusCode::kShapeMismatch, "[load] tensor " + name + " has rows of " + std::to_string(cols) +
+                                                    " elements, not a multiple of the " + tr.name + " block size " +
+                                                    std::to_string(tr.block_size));
+    }
+    m->data = t->data;
+    m->type = t->type;
+    m->n_rows = r;
+    m->n_cols = cols;
+    m->row_bytes = row_bytes(t->type, cols);
+    m->n_mats = n_mats;
+    m->mat_bytes = m->row_bytes * r;
+    return Status::ok();
+  };
+  // A small tensor dequantized into an owned f32 buffer (norms, conv kernel, router, bias).
+  auto vec = [&](const std::string& name, std::initializer_list<int64_t> ne, std::vector<float>* out) -> Status {
+    const GgufTensor* t = nullptr;
+    LFM_RETURN_IF_ERROR(find(name, &t));
+    LFM_RETURN_IF_ERROR(check_type(*t));
+    if (t->ne.size() != ne.size() || !std::equal(ne.begin(), ne.end(), t->ne.begin())) {
+      return shape_error(*t, shape_str(ne));
+    }
+    const TypeTraits& tr = type_traits(t->type_id);
+    if (t->ne[0] % tr.block_size != 0) return shape_error(*t, "rows that are whole " + std::string(tr.name) + " blocks");
+    out->resize(static_cast<size_t>(t->n_elements));
+    const int64_t n0 = t->ne[0];
+    const int64_t rb = row_bytes(t->type, n0);
+    const cpu::CpuKernels& k = cpu::cpu_kernels(cpu::Isa::kScalar);
+    for (int64_t r = 0; r < t->n_elements / n0; r++) {
+      k.dequant_row[t->type_id](out->data() + r * n0, t->data + r * rb, n0);
+    }
+    return Status::ok();
+  };
+
+  // Token embedding fixes the vocabulary size.
+  LFM_RETURN_IF_ERROR(matrix("token_embd.weight", -1, D, 1, &w_.token_embd));
+  c.n_vocab = w_.token_embd.n_rows;
+  if (const GgufValue* toks = f.find("tokenizer.ggml.tokens")) {
+    if (toks->type == GgufType::kArray && static_cast<int64_t>(toks->n_elems) != c.n_vocab) {
+      return Status(StatusCode::kShapeMismatch, "[load] token_embd.weight has " + std::to_string(c.n_vocab) +
+                                                    " rows but the vocabulary has " + std::to_string(toks->n_elems) + " tokens");
+    }
+  }
+  if (f.tensor("output.weight")) {
+    LFM_RETURN_IF_ERROR(matrix("output.weight", c.n_vocab, D, 1, &w_.output));
+  } else {
+    w_.output = w_.token_embd;  // tied LM head
+  }
+  // Final norm: token_embd_norm (llama.cpp name); some converters call it output_norm.
+  const char* final_norm = f.tensor("token_embd_norm.weight") ? "token_embd_norm.weight" : "output_norm.weight";
+  LFM_RETURN_IF_ERROR(vec(final_norm, {D}, &w_.output_norm));
+
+  w_.layers.resize(c.n_layers);
+  c.ffn_dim.assign(c.n_layers, 0);
+  for (int64_t il = 0; il < c.n_layers; il++) {
+    Lfm2LayerWeights& lw = w_.layers[il];
+    const std::string p = "blk." + std::to_string(il) + ".";
+    lw.kind = c.layer_kinds[il];
+    LFM_RETURN_IF_ERROR(vec(p + "attn_norm.weight", {D}, &lw.attn_norm));
+    LFM_RETURN_IF_ERROR(vec(p + "ffn_norm.weight", {D}, &lw.ffn_norm));
+    if (lw.kind == LayerKind::kConv) {
+      LFM_RETURN_IF_ERROR(matrix(p + "shortconv.in_proj.weight", 3 * D, D, 1, &lw.conv_in));
+      LFM_RETURN_IF_ERROR(vec(p + "shortconv.conv.weight", {c.conv_l, D}, &lw.conv_w));
+      LFM_RETURN_IF_ERROR(matrix(p + "shortconv.out_proj.weight", D, D, 1, &lw.conv_out));
+    } else {
+      const int64_t nq = c.n_heads * c.head_dim;
+      const int64_t nkv = c.n_kv_heads[il] * c.head_dim;
+      if (f.tensor(p + "attn_qkv.weight")) {
+        // Fused projection: rows are q, then k, then v.
+        MatrixRef qkv;
+        LFM_RETURN_IF_ERROR(matrix(p + "attn_qkv.weight", nq + 2 * nkv, D, 1, &qkv));
+        lw.wq = lw.wk = lw.wv = qkv;
+        lw.wq.n_rows = nq;
+        lw.wk.n_rows = lw.wv.n_rows = nkv;
+        lw.wk.data = qkv.data + nq * qkv.row_bytes;
+        lw.wv.data = qkv.data + (nq + nkv) * qkv.row_bytes;
+        lw.wq.mat_bytes = nq * qkv.row_bytes;
+        lw.wk.mat_bytes = lw.wv.mat_bytes = nkv * qkv.row_bytes;
+      } else {
+        LFM_RETURN_IF_ERROR(matrix(p + "attn_q.weight", nq, D, 1, &lw.wq));
+        LFM_RETURN_IF_ERROR(matrix(p + "attn_k.weight", nkv, D, 1, &lw.wk));
+        LFM_RETURN_IF_ERROR(matrix(p + "attn_v.weight", nkv, D, 1, &lw.wv));
+      }
+      LFM_RETURN_IF_ERROR(matrix(p + "attn_output.weight", D, nq, 1, &lw.wo));
+      LFM_RETURN_IF_ERROR(vec(p + "attn_q_norm.weight", {c.head_dim}, &lw.q_norm));
+      LFM_RETURN_IF_ERROR(vec(p + "attn_k_norm.weight", {c.head_dim}, &lw.k_norm));
+    }
+    if (!c.is_moe_layer(il)) {
+      // Dense width from the tensor (never from metadata: mis-converted files exist).
+      LFM_RETURN_IF_ERROR(matrix(p + "ffn_gate.weight", -1, D, 1, &lw.ffn_gate));
+      const int64_t F = lw.ffn_gate.n_rows;
+      c.ffn_dim[il] = F;
+      LFM_RETURN_IF_ERROR(matrix(p + "ffn_up.weight", F, D, 1, &lw.ffn_up));
+      LFM_RETURN_IF_ERROR(matrix(p + "ffn_down.weight", D, F, 1, &lw.ffn_down));
+    } else {
+      const int64_t E = c.n_experts, Fe = c.expert_ffn_dim;
+      LFM_RETURN_IF_ERROR(vec(p + "ffn_gate_inp.weight", {D, E}, &lw.router));
+      if (f.tensor(p + "exp_probs_b.bias")) {
+        LFM_RETURN_IF_ERROR(vec(p + "exp_probs_b.bias", {E}, &lw.expert_bias));
+      } else {
+        lw.expert_bias.assign(static_cast<size_t>(E), 0.0f);
+      }
+      LFM_RETURN_IF_ERROR(matrix(p + "ffn_gate_exps.weight", Fe, D, E, &lw.exp_gate));
+      LFM_RETURN_IF_ERROR(matrix(p + "ffn_up_exps.weight", Fe, D, E, &lw.exp_up));
+      LFM_RETURN_IF_ERROR(matrix(p + "ffn_down_exps.weight", D, Fe, E, &lw.exp_down));
+    }
+  }
+  return Status::ok();
+}
+
+Status Lfm2Model::create_state(int64_t n_ctx, std::unique_ptr<Lfm2State>* out) const {
+  if (n_ctx < 1 || n_ctx > cfg_.context_length) {
+    return Status(StatusCode::kInvalidArg, "[sequence] contextSize " + std::to_string(n_ctx) +
+                                               " is out of range [1, " + std::to_string(cfg_.context_length) + "]");
+  }
+  try {
+    auto st = std::make_unique<Lfm2State>();
+    st->n_ctx = n_ctx;
+    st->conv.resize(cfg_.n_layers);
+    st->k.resize(cfg_.n_layers);
+    st->v.resize(cfg_.n_layers);
+    for (int64_t il = 0; il < cfg_.n_layers; il++) {
+      if (cfg_.layer_kinds[il] == LayerKind::kConv) {
+        st->conv[il].assign(static_cast<size_t>((cfg_.conv_l - 1) * cfg_.n_embd), 0.0f);
+      } else {
+        const size_t n = static_cast<size_t>(n_ctx * cfg_.n_kv_heads[il] * cfg_.head_dim);
+        st->k[il].resize(n);
+        st->v[il].resize(n);
+      }
+    }
+    *out = std::move(st);
+    return Status::ok();
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kOutOfMemory, "[sequence] out of memory allocating a context of " + std::to_string(n_ctx) + " tokens");
+  }
+}
+
+// --- ops
+
+void Lfm2Model::matmul(const MatrixRef& w, int64_t mat, const float* x, int64_t ldx, int64_t n_tok,
+                       float* y, int64_t ldy) {
+  const cpu::MatmulFn fn = kernels_->matmul[static_cast<uint32_t>(w.type)];
+  const uint8_t* base = w.mat(mat);
+  // Chunks of rows: enough per thread for load balance, multiples of 16 for the kernels' row tiles.
+  const int64_t per = (w.n_rows + pool_->size() * 4 - 1) / (pool_->size() * 4);
+  const int64_t grain = std::max<int64_t>(16, (per + 15) / 16 * 16);
+  pool_->parallel_for(w.n_rows, grain, [&](int64_t r0, int64_t r1) {
+    fn(y, ldy, base, w.row_bytes, x, ldx, w.n_cols, n_tok, r0, r1);
+  });
+}
+
+void Lfm2Model::ensure_scratch(int64_t n_tok) {
+  Scratch& s = *scratch_;
+  if (s.cap >= n_tok) return;
+  const Lfm2Config& c = cfg_;
+  const int64_t T = n_tok, D = c.n_embd;
+  int64_t nkv_max = 0, f_max = c.expert_ffn_dim;
+  for (int64_t il = 0; il < c.n_layers; il++) {
+    nkv_max = std::max(nkv_max, c.n_kv_heads[il] * c.head_dim);
+    f_max = std::max(f_max, c.ffn_dim[il]);
+  }
+  s.x.resize(T * D);
+  s.u.resize(T * D);
+  s.mix.resize(T * D);
+  s.bcx.resize(T * 3 * D);
+  s.y.resize(T * D);
+  s.q.resize(T * c.n_heads * c.head_dim);
+  s.k.resize(T * nkv_max);
+  s.v.resize(T * nkv_max);
+  s.gate.resize(T * std::max<int64_t>(f_max, 1));  // an expert sees at most T rows
+  s.up.resize(s.gate.size());
+  if (c.n_experts > 0) {
+    const int64_t K = c.n_experts_used;
+    s.router.resize(T * c.n_experts);
+    s.sel.resize(T * K);
+    s.sel_w.resize(T * K);
+    s.rows.resize(T * K);
+    s.rows_w.resize(T * K);
+    s.xe.resize(T * K * D);
+    s.ye.resize(T * K * D);
+  }
+  s.cap = n_tok;
+}
+
+// --- blocks
+
+// Gated short convolution (HF Lfm2ShortConv): BCx = in_proj(u); B, C, x = chunks;
+// y = C * causal_conv(B * x); out = out_proj(y).
+void Lfm2Model::short_conv_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64_t il, int64_t n_tok) {
+  Scratch& s = *scratch_;
+  const int64_t D = cfg_.n_embd;
+  matmul(lw.conv_in, 0, s.u.data(), D, n_tok, s.bcx.data(), 3 * D);  // [T, D] -> [T, 3D]
+  float* state = st->conv[il].data();
+  const int64_t L = cfg_.conv_l;
+  pool_->parallel_for(D, 256, [&](int64_t c0, int64_t c1) {
+    kernels_->short_conv_f32(s.y.data(), D, state, s.bcx.data(), 3 * D, lw.conv_w.data(), D, L, n_tok, c0, c1);
+  });                                                                  // [T, 3D] -> [T, D]
+  matmul(lw.conv_out, 0, s.y.data(), D, n_tok, s.mix.data(), D);       // [T, D] -> [T, D]
+}
+
+// NEOX RoPE (rotate_half): pairs (j, j + Dh/2) rotate by pos * theta^(-2j/Dh).
+static void rope_neox(float* v, int64_t head_dim, int64_t pos, const double* inv_freq) {
+  const int64_t half = head_dim / 2;
+  for (int64_t j = 0; j < half; j++) {
+    const double a = static_cast<double>(pos) * inv_freq[j];
+    const float cs = static_cast<float>(std::cos(a)), sn = static_cast<float>(std::sin(a));
+    const float x0 = v[j], x1 = v[j + half];
+    v[j] = x0 * cs - x1 * sn;
+    v[j + half] = x1 * cs + x0 * sn;
+  }
+}
+
+// GQA attention (HF Lfm2Attention): per-head RMSNorm on q and k, NEOX RoPE, causal softmax,
+// query head h reads kv head h / (Hq / Hkv).
+void Lfm2Model::attention_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64_t il, int64_t n_tok) {
+  Scratch& s = *scratch_;
+  const Lfm2Config& c = cfg_;
+  const int64_t D = c.n_embd, Dh = c.head_dim, Hq = c.n_heads, Hkv = c.n_kv_heads[il];
+  const int64_t nq = Hq * Dh, nkv = Hkv * Dh, p0 = st->n_past;
+  matmul(lw.wq, 0, s.u.data(), D, n_tok, s.q.data(), nq);   // [T, D] -> [T, Hq*Dh]
+  matmul(lw.wk, 0, s.u.data(), D, n_tok, s.k.data(), nkv);  // [T, D] -> [T, Hkv*Dh]
+  matmul(lw.wv, 0, s.u.data(), D, n_tok, s.v.data(), nkv);  // [T, D] -> [T, Hkv*Dh]
+
+  // QK norm and RoPE, then append K and V at positions p0.. of the cache.
+  float* kc = st->k[il].data();
+  float* vc = st->v[il].data();
+  const double* inv_freq = s.inv_freq.data();
+  pool_->parallel_for(n_tok, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; t++) {
+      for (int64_t h = 0; h < Hq; h++) {
+        float* qh = s.q.data() + t * nq + h * Dh;
+        kernels_->rmsnorm_f32(qh, qh, lw.q_norm.data(), Dh, c.norm_eps);
+        rope_neox(qh, Dh, p0 + t, inv_freq);
+      }
+      for (int64_t g = 0; g < Hkv; g++) {
+        float* kh = s.k.data() + t * nkv + g * Dh;
+        kernels_->rmsnorm_f32(kh, kh, lw.k_norm.data(), Dh, c.norm_eps);
+        rope_neox(kh, Dh, p0 + t, inv_freq);
+      }
+      std::memcpy(kc + (p0 + t) * nkv, s.k.data() + t * nkv, nkv * sizeof(float));
+      std::memcpy(vc + (p0 + t) * nkv, s.v.data() + t * nkv, nkv * sizeof(float));
+    }
+  });
+
+  // Each (token, head) attends over positions [0, p0 + t].
+  const int64_t group = Hq / Hkv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
+  pool_->parallel_for(n_tok * Hq, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      const int64_t t = i / Hq, h = i % Hq, g = h / group;
+      kernels_->attention_f32(s.y.data() + t * nq + h * Dh, s.q.data() + t * nq + h * Dh, kc + g * Dh, vc + g * Dh,
+                              nkv, p0 + t + 1, Dh, scale);
+    }
+  });
+  matmul(lw.wo, 0, s.y.data(), nq, n_tok, s.mix.data(), D);  // [T, Hq*Dh] -> [T, D]
+}
+
+// Dense SwiGLU (HF Lfm2MLP): w2(silu(w1 f) * w3 f).
+void Lfm2Model::dense_ffn(const Lfm2LayerWeights& lw, int64_t n_tok) {
+  Scratch& s = *scratch_;
+  const int64_t D = cfg_.n_embd, F = lw.ffn_gate.n_rows;
+  matmul(lw.ffn_gate, 0, s.u.data(), D, n_tok, s.gate.data(), F);  // [T, D] -> [T, F]
+  matmul(lw.ffn_up, 0, s.u.data(), D, n_tok, s.up.data(), F);      // [T, D] -> [T, F]
+  pool_->parallel_for(n_tok, 1, [&](int64_t t0, int64_t t1) {
+    kernels_->swiglu_f32(s.gate.data() + t0 * F, s.gate.data() + t0 * F, s.up.data() + t0 * F, (t1 - t0) * F);
+  });
+  matmul(lw.ffn_down, 0, s.gate.data(), F, n_tok, s.mix.data(), D);  // [T, F] -> [T, D]
+}
+
+// Sparse MoE (HF Lfm2MoeSparseMoeBlock): s = sigmoid(router f); top-K of s + bias (bias for
+// selection only); weights = s[sel] / (sum + 1e-6) * scale; out = sum_k w_k * expert_k(f).
+// Tokens are grouped by expert so each selected expert's weights stream once per batch.
+void Lfm2Model::moe_ffn(const Lfm2LayerWeights& lw, int64_t n_tok) {
+  Scratch& s = *scratch_;
+  const Lfm2Config& c = cfg_;
+  const int64_t D = c.n_embd, E = c.n_experts, K = c.n_experts_used, Fe = c.expert_ffn_dim;
+  MatrixRef router;
+  router.data = reinterpret_cast<const uint8_t*>(lw.router.data());
+  router.type = GgmlType::kF32;
+  router.n_rows = E;
+  router.n_cols = D;
+  router.row_bytes = D * static_cast<int64_t>(sizeof(float));
+  router.mat_bytes = router.row_bytes * E;
+  matmul(router, 0, s.u.data(), D, n_tok, s.router.data(), E);  // [T, D] -> [T, E]
+
+  // Routing, in float64 for the sums (E is small).
+  std::vector<int64_t> count(static_cast<size_t>(E), 0);
+  std::vector<double> prob(static_cast<size_t>(E));
+  std::vector<char> taken(static_cast<size_t>(E));
+  for (int64_t t = 0; t < n_tok; t++) {
+    const float* logit = s.router.data() + t * E;
+    for (int64_t e = 0; e < E; e++) prob[e] = 1.0 / (1.0 + std::exp(-static_cast<double>(logit[e])));
+    std::fill(taken.begin(), taken.end(), 0);
+    double sum = 0;
+    for (int64_t k = 0; k < K; k++) {
+      int64_t best = -1;
+      double best_score = 0;
+      for (int64_t e = 0; e < E; e++) {
+        const double score = prob[e] + static_cast<double>(lw.expert_bias[e]);
+        if (!taken[e] && (best < 0 || score > best_score)) { best = e; best_score = score; }
+      }
+      taken[best] = 1;
+      s.sel[t * K + k] = static_cast<int32_t>(best);
+      sum += prob[best];
+      count[best]++;
+    }
+    for (int64_t k = 0; k < K; k++) {
+      s.sel_w[t * K + k] = static_cast<float>(prob[s.sel[t * K + k]] / (sum + 1e-6) * c.expert_scale);
+    }
+  }
+
+  // Group the routed rows by expert: rows [offset[e], offset[e] + count[e]) belong to expert e.
+  std::vector<int64_t> offset(static_cast<size_t>(E) + 1, 0);
+  for (int64_t e = 0; e < E; e++) offset[e + 1] = offset[e] + count[e];
+  std::vector<int64_t> fill(offset.begin(), offset.end() - 1);
+  for (int64_t t = 0; t < n_tok; t++) {
+    for (int64_t k = 0; k < K; k++) {
+      const int64_t e = s.sel[t * K + k];
+      const int64_t r = fill[e]++;
+      s.rows[r] = static_cast<int32_t>(t);
+      s.rows_w[r] = s.sel_w[t * K + k];
+      std::memcpy(s.xe.data() + r * D, s.u.data() + t * D, D * sizeof(float));  // gather [R, D]
+    }
+  }
+
+  for (int64_t e = 0; e < E; e++) {
+    const int64_t n = count[e];
+    if (n == 0) continue;
+    const float* xe = s.xe.data() + offset[e] * D;
+    matmul(lw.exp_gate, e, xe, D, n, s.gate.data(), Fe);  // [n, D] -> [n, Fe]
+    matmul(lw.exp_up, e, xe, D, n, s.up.data(), Fe);      // [n, D] -> [n, Fe]
+    kernels_->swiglu_f32(s.gate.data(), s.gate.data(), s.up.data(), n * Fe);
+    matmul(lw.exp_down, e, s.gate.data(), Fe, n, s.ye.data() + offset[e] * D, D);  // [n, Fe] -> [n, D]
+  }
+
+  // Combine: each token sums its K expert outputs (in expert order, the grouping's order).
+  std::fill(s.mix.begin(), s.mix.begin() + n_tok * D, 0.0f);
+  const int64_t R = n_tok * K;
+  for (int64_t r = 0; r < R; r++) {
+    kernels_->axpy_f32(s.mix.data() + s.rows[r] * D, s.rows_w[r], s.ye.data() + r * D, D);
+  }
+}
+
+// --- forward
+
+void Lfm2Model::forward_chunk(Lfm2State* st, const int32_t* tokens, int64_t n_tok, bool logits_all, float* out) {
+  Scratch& s = *scratch_;
+  const Lfm2Config& c = cfg_;
+  const int64_t D = c.n_embd;
+  const float eps = c.norm_eps;
+  const cpu::CpuKernels& k = *kernels_;
+  auto norm_rows = [&](const std::vector<float>& w, int64_t t0, int64_t t1) {
+    pool_->parallel_for(t1 - t0, 4, [&](int64_t a, int64_t b) {
+      for (int64_t t = t0 + a; t < t0 + b; t++) k.rmsnorm_f32(s.u.data() + t * D, s.x.data() + t * D, w.data(), D, eps);
+    });
+  };
+  auto add_residual = [&]() {
+    pool_->parallel_for(n_tok, 4, [&](int64_t a, int64_t b) {
+      k.axpy_f32(s.x.data() + a * D, 1.0f, s.mix.data() + a * D, (b - a) * D);
+    });
+  };
+
+  // Token embeddings (no norm here).
+  for (int64_t t = 0; t < n_tok; t++) {
+    k.dequant_row[static_cast<uint32_t>(w_.token_embd.type)](
+        s.x.data() + t * D, w_.token_embd.data + tokens[t] * w_.token_embd.row_bytes, D);  // [T, D]
+  }
+
+  for (int64_t il = 0; il < c.n_layers; il++) {
+    const Lfm2LayerWeights& lw = w_.layers[il];
+    // 1. operator norm
+    norm_rows(lw.attn_norm, 0, n_tok);
+    // 2. token mixer
+    if (lw.kind == LayerKind::kConv) {
+      short_conv_block(lw, st, il, n_tok);
+    } else {
+      attention_block(lw, st, il, n_tok);
+    }
+    // 3. residual
+    add_residual();
+    // 4. FFN norm
+    norm_rows(lw.ffn_norm, 0, n_tok);
+    // 5. dense SwiGLU or MoE
+    if (c.is_moe_layer(il)) {
+      moe_ffn(lw, n_tok);
+    } else {
+      dense_ffn(lw, n_tok);
+    }
+    // 6. residual
+    add_residual();
+  }
+  st->n_past += n_tok;
+
+  if (!out) return;
+  // Final norm (token_embd_norm) and LM head, for every token or only the last.
+  const int64_t t0 = logits_all ? 0 : n_tok - 1;
+  norm_rows(w_.output_norm, t0, n_tok);
+  matmul(w_.output, 0, s.u.data() + t0 * D, D, n_tok - t0, out, c.n_vocab);  // [T', D] -> [T', V]
+}
+
+Status Lfm2Model::forward(Lfm2State* st, const int32_t* tokens, int64_t n_tok, bool all_logits, float* out) {
+  if (n_tok <= 0) return Status(StatusCode::kInvalidArg, "[evaluate] no tokens to evaluate");
+  for (int64_t i = 0; i < n_tok; i++) {
+    if (tokens[i] < 0 || tokens[i] >= cfg_.n_vocab) {
+      return Status(StatusCode::kTokenRange, "[evaluate] token id " + std::to_string(tokens[i]) + " at index " +
+                                                 std::to_string(i) + " is out of range (vocabulary has " +
+                                                 std::to_string(cfg_.n_vocab) + " tokens)");
+    }
+  }
+  if (st->n_past + n_tok > st->n_ctx) {
+    return Status(StatusCode::kContextOverflow, "[evaluate] context overflow: " + std::to_string(st->n_past) +
+                                                    " tokens in the sequence + " + std::to_string(n_tok) +
+                                                    " new exceed the context size " + std::to_string(st->n_ctx));
+  }
+  std::lock_guard<std::mutex> lock(forward_mu_);
+  try {
+    ensure_scratch(std::min(n_tok, kMaxBatchTokens));
+    for (int64_t i = 0; i < n_tok; i += kMaxBatchTokens) {
+      const int64_t n = std::min(kMaxBatchTokens, n_tok - i);
+      const bool last = i + n == n_tok;
+      float* dst = all_logits ? out + i * cfg_.n_vocab : (last ? out : nullptr);
+      forward_chunk(st, tokens + i, n, all_logits, dst);
+    }
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kOutOfMemory, "[evaluate] out of memory");
+  }
+  return Status::ok();
+}
+
+}  // namespace lfm

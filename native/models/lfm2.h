@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+// The LFM2 family (dense `lfm2` and sparse `lfm2moe`): config, weight views, per-sequence state
+// and the forward pass. One file pair for the whole family; MoE is a config flag.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../core/gguf.h"
+#include "../core/status.h"
+#include "../core/thread_pool.h"
+#include "../cpu/dispatch.h"
+
+namespace lfm {
+
+// Shape letters used in comments here and in lfm2.cpp:
+//   T tokens in a batch, P past tokens, C context size, D hidden (n_embd), V vocabulary,
+//   Hq / Hkv query / key-value heads, Dh head dim, F dense FFN width, Fe expert FFN width,
+//   E experts, K experts per token, L conv width (conv_L_cache).
+//
+// Glossary: field -> HF config.json key -> GGUF key ({arch} = lfm2 | lfm2moe)
+//   n_vocab        vocab_size               {arch}.vocab_size / tokenizer.ggml.tokens length
+//   n_embd         hidden_size              {arch}.embedding_length
+//   n_layers       num_hidden_layers        {arch}.block_count
+//   n_heads        num_attention_heads      {arch}.attention.head_count
+//   n_kv_heads[l]  num_key_value_heads      {arch}.attention.head_count_kv (array; 0 = conv layer)
+//   head_dim       hidden_size / heads      (derived)
+//   conv_l         conv_L_cache             {arch}.shortconv.l_cache
+//   norm_eps       norm_eps                 {arch}.attention.layer_norm_rms_epsilon
+//   rope_theta     rope_theta               {arch}.rope.freq_base
+//   n_experts      num_experts              lfm2moe.expert_count
+//   n_experts_used num_experts_per_tok      lfm2moe.expert_used_count
+//   expert_ffn_dim moe_intermediate_size    lfm2moe.expert_feed_forward_length
+//   n_dense_lead   num_dense_layers         lfm2moe.leading_dense_block_count
+//   expert_scale   routed_scaling_factor    lfm2moe.expert_weights_scale (optional)
+//   ffn widths are taken from tensor shapes, never from a formula.
+
+enum class LayerKind { kConv, kAttention };
+
+struct Lfm2Config {
+  std::string arch;          // "lfm2" | "lfm2moe"
+  std::string name;          // general.name (may be empty)
+  int64_t n_vocab = 0;
+  int64_t n_embd = 0;
+  int64_t n_layers = 0;
+  int64_t n_heads = 0;
+  int64_t head_dim = 0;
+  int64_t context_length = 0;
+  int64_t conv_l = 3;
+  float norm_eps = 1e-5f;
+  float rope_theta = 1e6f;
+  int64_t n_experts = 0;       // 0 for dense models
+  int64_t n_experts_used = 0;
+  int64_t expert_ffn_dim = 0;
+  int64_t n_dense_lead = 0;    // layers < n_dense_lead use the dense FFN (all layers for lfm2)
+  float expert_scale = 1.0f;
+  std::vector<LayerKind> layer_kinds;  // [n_layers]
+  std::vector<int64_t> n_kv_heads;     // [n_layers], 0 for conv layers
+  std::vector<int64_t> ffn_dim;        // [n_layers], dense width (0 for MoE layers)
+  int32_t bos_id = 1, eos_id = 7;
+
+  bool is_moe_layer(int64_t il) const { return n_experts > 0 && il >= n_dense_lead; }
+};
+
+// A view of one weight matrix (or a stack of E matrices) inside the mapped file.
+// Rows are the output dimension: W [n_rows, n_cols] = ggml {n_cols, n_rows}.
+struct MatrixRef {
+  const uint8_t* data = nullptr;
+  GgmlType type = GgmlType::kF32;
+  int64_t n_rows = 0, n_cols = 0;
+  int64_t row_bytes = 0;       // bytes per row
+  int64_t n_mats = 1;          // experts stacked along ggml ne[2]
+  int64_t mat_bytes = 0;       // bytes per matrix = n_rows * row_bytes
+  const uint8_t* mat(int64_t e) const { return data + e * mat_bytes; }
+};
+
+struct Lfm2LayerWeights {
+  LayerKind kind = LayerKind::kConv;
+  std::vector<float> attn_norm;   // [D]   operator_norm
+  std::vector<float> ffn_norm;    // [D]
+  // conv layer
+  MatrixRef conv_in;              // [3D, D] rows B, C, x (in_proj)
+  std::vector<float> conv_w;      // [D, L] depthwise kernel, tap L-1 = current token
+  MatrixRef conv_out;             // [D, D]
+  // attention layer
+  MatrixRef wq;                   // [Hq*Dh, D]
+  MatrixRef wk, wv;               // [Hkv*Dh, D]
+  MatrixRef wo;                   // [D, Hq*Dh]   (HF out_proj)
+  std::vector<float> q_norm;      // [Dh]
+  std::vector<float> k_norm;      // [Dh]
+  // dense FFN (w1 = gate, w3 = up, w2 = down)
+  MatrixRef ffn_gate, ffn_up;     // [F, D]
+  MatrixRef ffn_down;             // [D, F]
+  // MoE FFN
+  std::vector<float> router;      // [E, D]  ffn_gate_inp, f32
+  std::vector<float> expert_bias; // [E]     exp_probs_b, selection only
+  MatrixRef exp_gate, exp_up;     // E x [Fe, D]
+  MatrixRef exp_down;             // E x [D, Fe]
+};
+
+struct Lfm2Weights {
+  MatrixRef token_embd;           // [V, D]
+  MatrixRef output;               // [V, D] (= token_embd when tied)
+  std::vector<float> output_norm; // [D]  token_embd_norm (final norm)
+  std::vector<Lfm2LayerWeights> layers;
+};
+
+// Per-sequence state: everything that makes one token stream independent of another.
+// Conv-state convention: for each conv layer, conv[l] holds the last L-1 = 2 values of
+// Bx = B * x (after the B gate, before the convolution and the C gate), as rows [L-1][D] with
+// row 0 the OLDEST; the current token is NOT included (it joins the window when evaluated).
+// Zero at sequence start. This is llama.cpp's convention (its {d_conv, D} state), transposed
+// so that channels are contiguous.
+// KV cache: for each attention layer, k[l] and v[l] are [C][Hkv*Dh] f32 rows by position
+// (K after QK-norm and RoPE). f32 keeps the cache exact (llama.cpp defaults to f16).
+struct Lfm2State {
+  int64_t n_ctx = 0;
+  int64_t n_past = 0;                     // tokens evaluated so far = next position
+  std::vector<std::vector<float>> conv;   // [n_layers] -> [(L-1) * D] (empty for attention layers)
+  std::vector<std::vector<float>> k, v;   // [n_layers] -> [C * Hkv*Dh] (empty for conv layers)
+  void reset();
+  size_t bytes() const;
+};
+
+struct Lfm2LoadOptions {
+  int n_threads = 0;                 // 0 = physical cores
+  cpu::Isa isa = cpu::Isa::kScalar;  // kernel table to use (validated by the caller)
+};
+
+class Lfm2Model {
+ public:
+  static Status load(const std::string& path, const Lfm2LoadOptions& opts,
+                     std::unique_ptr<Lfm2Model>* out);
+  ~Lfm2Model();
+
+  const Lfm2Config& config() const { return cfg_; }
+  const GgufFile& gguf() const { return *file_; }
+  int n_threads() const { return pool_->size(); }
+  const char* isa_name() const { return kernels_->isa; }
+
+  // n_ctx in [1, context_length]; kInvalidArg otherwise. kOutOfMemory if allocation fails.
+  Status create_state(int64_t n_ctx, std::unique_ptr<Lfm2State>* out) const;
+
+  // Appends tokens[0..n_tok) to the sequence and computes logits. `all_logits`: logits for every
+  // token into out[n_tok][V]; otherwise only for the last token into out[V].
+  // Validates every token id (kTokenRange) and the context (kContextOverflow) before touching
+  // the state. Thread-safe: forward passes of one model run one at a time.
+  Status forward(Lfm2State* st, const int32_t* tokens, int64_t n_tok, bool all_logits, float* out);
+
+ private:
+  Lfm2Model() = default;
+  struct Scratch;
+  Status load_config();
+  Status load_weights();
+  void ensure_scratch(int64_t n_tok);
+
+  // ops (threaded over rows through the pool; kernels from the table)
+  void matmul(const MatrixRef& w, int64_t mat, const float* x, int64_t ldx, int64_t n_tok,
+              float* y, int64_t ldy);
+  void short_conv_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64_t il, int64_t n_tok);
+  void attention_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64_t il, int64_t n_tok);
+  void dense_ffn(const Lfm2LayerWeights& lw, int64_t n_tok);
+  void moe_ffn(const Lfm2LayerWeights& lw, int64_t n_tok);
+  void forward_chunk(Lfm2State* st, const int32_t* tokens, int64_t n_tok, bool all_logits, float* out);
+
+  Lfm2Config cfg_;
+  Lfm2Weights w_;
+  std::unique_ptr<GgufFile> file_;
+  std::unique_ptr<ThreadPool> pool_;
+  const cpu::CpuKernels* kernels_ = nullptr;
+  std::unique_ptr<Scratch> scratch_;
+  std::mutex forward_mu_;
+};
+
+// Largest number of tokens evaluated in one pass; longer inputs are split (prefill chunks).
+constexpr int64_t kMaxBatchTokens = 256;
+
+}  // namespace lfm
