@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Bit-exact ports of ggml's reference encoders (F16, BF16, Q8_0, Q4_0) and their decoders, plus a
-// fast path that fills Q4_0/Q8_0 blocks from a seeded PRNG for multi-GB benchmark files.
+// fast path that makes valid random tensor bytes from a seeded PRNG for multi-GB benchmark files.
 // Not a fast quantizer: it is the oracle the native kernels and written files are checked against.
 
 import { ggmlTypeTraits, type GgmlTypeName } from "./types.js";
@@ -312,18 +312,35 @@ export function roundTrip(type: number | GgmlTypeName, x: Float32Array): Float32
 
 // --- Fast random weights ---
 
-/** Standard deviations of the random quants below (in units of d): Q4_0 q-8, Q8_0 q. */
-const Q4_0_RANDOM_STD = Math.sqrt((2 * 16 * 140) / 256);
+/** Standard deviation (in units of d) of the random quants below: Q4_0 q-8, Q8_0 q. */
+const Q4_0_RANDOM_STD = Math.sqrt((2 * 140) / 16);
 const Q8_0_RANDOM_STD = Math.sqrt((2 * 127 * 128 * 255) / 6 / 256);
 
+// The fast path writes 16-bit words, so it needs a little-endian host (x86-64, arm64).
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
- * u16 -> one Q4_0 byte; each byte of the u16 picks one nibble in 1..15: b % 15 + 1 for b < 240
- * (16 times each) and 8 (a zero weight) for the 16 values above, so q-8 is symmetric about 0.
+ * u16 of random bits -> two Q4_0 bytes (as a little-endian u16). Each random nibble r becomes
+ * r, except 0 -> 8: q-8 then takes -7..7 once each and 0 twice, symmetric about zero.
  */
-const Q4_PAIR_TABLE: Uint8Array = (() => {
-  const t = new Uint8Array(65536);
-  const nib = (b: number): number => (b < 240 ? (b % 15) + 1 : 8);
-  for (let r = 0; r < 65536; r++) t[r] = nib(r & 0xff) | (nib(r >>> 8) << 4);
+const Q4_0_WORD_TABLE: Uint16Array = (() => {
+  const t = new Uint16Array(65536);
+  for (let r = 0; r < 65536; r++) {
+    let w = 0;
+    for (let k = 0; k < 4; k++) w |= ((r >>> (4 * k)) & 15 || 8) << (4 * k);
+    t[r] = w;
+  }
+  return t;
+})();
+
+/** u16 of random bits -> two Q8_0 int8 quants with -128 (0x80) replaced by 0: symmetric. */
+const Q8_0_WORD_TABLE: Uint16Array = (() => {
+  const t = new Uint16Array(65536);
+  for (let r = 0; r < 65536; r++) {
+    const lo = r & 0xff;
+    const hi = r >>> 8;
+    t[r] = (lo === 0x80 ? 0 : lo) | ((hi === 0x80 ? 0 : hi) << 8);
+  }
   return t;
 })();
 
@@ -332,26 +349,25 @@ export type RandomFillType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0";
 
 /**
  * Produces valid random tensor bytes of one type straight from a seeded xorshift128 PRNG, without
- * running the encoders: meant for multi-GB benchmark models (a few ns per output byte).
+ * running the encoders: meant for multi-GB benchmark models (hundreds of MB/s).
  * - Q4_0 / Q8_0: random quants symmetric about zero (so the mean weight is exactly 0) and f16
  *   scales spread over 0.75..1.25 of the value that gives weights of standard deviation `std`.
  * - F32 / F16 / BF16: each value is one of 65,536 pre-encoded normal samples of deviation `std`.
  * One filler continues one stream, so filling a tensor in chunks gives the same bytes as one go.
  */
 export class RandomWeightFiller {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
+  /** xorshift128 state. */
+  private readonly s = new Uint32Array(4);
   private readonly scales = new Uint16Array(64);
-  /** F32: raw float32 bit patterns; F16/BF16: 16-bit patterns. */
+  /** F32: float32 bit patterns; F16/BF16: 16-bit patterns. */
   private readonly table?: Uint32Array | Uint16Array;
   readonly bytesPerElement: number;
 
   /** @param seed - four u32 words, not all zero. */
   constructor(readonly type: RandomFillType, readonly std: number, seed: readonly number[]) {
+    if (!LITTLE_ENDIAN) throw new Error("RandomWeightFiller needs a little-endian host");
     if (seed.length !== 4 || seed.every((w) => (w >>> 0) === 0)) throw new Error("RandomWeightFiller: seed must be 4 u32 words, not all 0");
-    [this.s0, this.s1, this.s2, this.s3] = seed.map((w) => w >>> 0) as [number, number, number, number];
+    this.s.set(seed.map((w) => w >>> 0));
     const t = ggmlTypeTraits(type);
     this.bytesPerElement = t.typeSize / t.blockSize;
     if (type === "Q4_0" || type === "Q8_0") {
@@ -359,81 +375,79 @@ export class RandomWeightFiller {
       for (let k = 0; k < 64; k++) this.scales[k] = fp32ToFp16(center * (0.75 + (0.5 * k) / 63));
     } else {
       const table = type === "F32" ? new Uint32Array(65536) : new Uint16Array(65536);
+      const u = new Uint32Array(65536);
+      this.random(u, 0, u.length);
       for (let i = 0; i < 65536; i += 2) {
         // Box-Muller on two 24-bit uniforms in (0, 1).
-        const u1 = ((this.next() >>> 8) + 0.5) / 16777216;
-        const u2 = ((this.next() >>> 8) + 0.5) / 16777216;
+        const u1 = ((u[i]! >>> 8) + 0.5) / 16777216;
+        const u2 = ((u[i + 1]! >>> 8) + 0.5) / 16777216;
         const r = std * Math.sqrt(-2 * Math.log(u1));
-        for (const [k, v] of [[0, r * Math.cos(2 * Math.PI * u2)], [1, r * Math.sin(2 * Math.PI * u2)]] as const) {
-          table[i + k] = type === "F32" ? f32ToBits(v) : type === "F16" ? fp32ToFp16(v) : fp32ToBf16(v);
-        }
+        const enc = type === "F32" ? f32ToBits : type === "F16" ? fp32ToFp16 : fp32ToBf16;
+        table[i] = enc(r * Math.cos(2 * Math.PI * u2));
+        table[i + 1] = enc(r * Math.sin(2 * Math.PI * u2));
       }
       this.table = table;
     }
   }
 
-  /** xorshift128 (Marsaglia 2003): one u32 per call. */
-  private next(): number {
-    let t = this.s3;
-    const s = this.s0;
-    this.s3 = this.s2;
-    this.s2 = this.s1;
-    this.s1 = s;
-    t ^= t << 11;
-    t ^= t >>> 8;
-    this.s0 = (t ^ s ^ (s >>> 19)) >>> 0;
-    return this.s0;
+  /** Writes `n` u32 of xorshift128 (Marsaglia 2003) output into out[o..o+n). */
+  private random(out: Uint32Array, o: number, n: number): void {
+    let s0 = this.s[0]!, s1 = this.s[1]!, s2 = this.s[2]!, s3 = this.s[3]!;
+    for (let i = o; i < o + n; i++) {
+      let t = s3;
+      s3 = s2;
+      s2 = s1;
+      s1 = s0;
+      t ^= t << 11;
+      t ^= t >>> 8;
+      s0 = (t ^ s0 ^ (s0 >>> 19)) >>> 0;
+      out[i] = s0;
+    }
+    this.s[0] = s0;
+    this.s[1] = s1;
+    this.s[2] = s2;
+    this.s[3] = s3;
   }
 
-  /** Fills the first `n` elements' worth of bytes of `dst` (n a multiple of the block size). */
+  /** Fills the bytes of the first `n` elements of `dst` (n a multiple of the block size). */
   fill(dst: Uint8Array, n: number): void {
     const bytes = n * this.bytesPerElement;
     if (!Number.isInteger(bytes) || bytes > dst.length) throw new Error(`${this.type}: bad element count ${n} for ${dst.length} bytes`);
-    if (this.type === "Q4_0") {
-      for (let o = 0; o < bytes; o += 18) {
-        const dh = this.scales[this.next() & 63]!;
-        dst[o] = dh & 0xff;
-        dst[o + 1] = dh >>> 8;
-        for (let j = 2; j < 18; j += 2) {
-          const r = this.next();
-          dst[o + j] = Q4_PAIR_TABLE[r & 0xffff]!;
-          dst[o + j + 1] = Q4_PAIR_TABLE[r >>> 16]!;
-        }
-      }
-    } else if (this.type === "Q8_0") {
-      for (let o = 0; o < bytes; o += 34) {
-        const dh = this.scales[this.next() & 63]!;
-        dst[o] = dh & 0xff;
-        dst[o + 1] = dh >>> 8;
-        for (let j = 2; j < 34; j += 4) {
-          const r = this.next();
-          for (let k = 0; k < 4; k++) {
-            const q = (r >>> (8 * k)) & 0xff;
-            dst[o + j + k] = q === 0x80 ? 0 : q; // -128 -> 0: quants symmetric about 0
-          }
-        }
-      }
-    } else if (this.type === "F32") {
-      const table = this.table as Uint32Array;
-      for (let o = 0; o < bytes; o += 4) {
-        const v = table[this.next() & 0xffff]!;
-        dst[o] = v & 0xff;
-        dst[o + 1] = (v >>> 8) & 0xff;
-        dst[o + 2] = (v >>> 16) & 0xff;
-        dst[o + 3] = v >>> 24;
+    if (dst.byteOffset % 4 !== 0) {
+      // Typed-array views need alignment: fill an aligned copy.
+      const tmp = new Uint8Array(bytes);
+      this.fill(tmp, n);
+      dst.set(tmp);
+      return;
+    }
+    // Random words first (a tight loop), then a table pass that shapes them into valid data.
+    // Each block / element takes a fixed number of u32, so the stream is independent of chunking.
+    const w16 = new Uint16Array(dst.buffer, dst.byteOffset, bytes >>> 1);
+    if (this.type === "Q4_0" || this.type === "Q8_0") {
+      // Blocks of 9 (Q4_0) or 17 (Q8_0) u16 words: the f16 scale, then the quants; each block
+      // reads 10 or 18 random u16 (5 or 9 u32).
+      const table = this.type === "Q4_0" ? Q4_0_WORD_TABLE : Q8_0_WORD_TABLE;
+      const words = this.type === "Q4_0" ? 9 : 17;
+      const nBlocks = bytes / (2 * words);
+      const rnd = new Uint32Array((nBlocks * (words + 1)) / 2);
+      this.random(rnd, 0, rnd.length);
+      const r16 = new Uint16Array(rnd.buffer);
+      const scales = this.scales;
+      for (let b = 0, o = 0, r = 0; b < nBlocks; b++, o += words, r += words + 1) {
+        w16[o] = scales[r16[r]! & 63]!;
+        for (let j = 1; j < words; j++) w16[o + j] = table[r16[r + j]!]!;
       }
     } else {
-      const table = this.table as Uint16Array;
-      for (let o = 0; o < bytes; o += 4) {
-        const r = this.next();
-        const a = table[r & 0xffff]!;
-        dst[o] = a & 0xff;
-        dst[o + 1] = a >>> 8;
-        if (o + 2 < bytes) {
-          const b = table[r >>> 16]!;
-          dst[o + 2] = b & 0xff;
-          dst[o + 3] = b >>> 8;
-        }
+      // One u32 per element; its low 16 bits pick the table entry.
+      const rnd = new Uint32Array(n);
+      this.random(rnd, 0, n);
+      if (this.type === "F32") {
+        const table = this.table as Uint32Array;
+        const w32 = new Uint32Array(dst.buffer, dst.byteOffset, n);
+        for (let i = 0; i < n; i++) w32[i] = table[rnd[i]! & 0xffff]!;
+      } else {
+        const table = this.table as Uint16Array;
+        for (let i = 0; i < n; i++) w16[i] = table[rnd[i]! & 0xffff]!;
       }
     }
   }

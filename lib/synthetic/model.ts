@@ -214,17 +214,18 @@ interface TensorPlan {
 /** Resolved config with defaults applied. */
 function resolve(cfg: SyntheticConfig): Required<SyntheticConfig> {
   const moe = cfg.arch === "lfm2moe";
+  const given = Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) as SyntheticConfig;
   const r: Required<SyntheticConfig> = {
     contextLength: 128000,
     nExperts: 0,
     nExpertsUsed: 0,
     expertFfn: 0,
-    nDenseLayers: moe ? 2 : cfg.nLayers,
+    nDenseLayers: 2,
     convL: 3,
     normEps: 1e-5,
     ropeTheta: 1e6,
     tiedOutput: true,
-    ...cfg,
+    ...given,
   };
   if (!moe) r.nDenseLayers = r.nLayers;
   const bad = (msg: string): never => {
@@ -236,6 +237,8 @@ function resolve(cfg: SyntheticConfig): Required<SyntheticConfig> {
   for (const l of r.attnLayers) if (!Number.isInteger(l) || l < 0 || l >= r.nLayers) bad(`attention layer ${l} out of range`);
   if (moe && (!r.nExperts || !r.nExpertsUsed || !r.expertFfn)) bad("lfm2moe needs nExperts, nExpertsUsed and expertFfn");
   if (moe && r.nExpertsUsed > r.nExperts) bad("nExpertsUsed > nExperts");
+  if (r.nDenseLayers < 0 || r.nDenseLayers > r.nLayers) bad(`nDenseLayers ${r.nDenseLayers} out of range`);
+  if (r.convL < 2) bad("convL must be at least 2");
   return r;
 }
 

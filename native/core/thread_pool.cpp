@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Persistent worker pool. A job is published by storing job_ and then bumping generation_
-// (release); a worker that sees the new generation (acquire) runs the job and decrements
-// pending_. Idle workers spin for a short while before sleeping on cv_, so the hundreds of
-// back-to-back parallel ops of one token do not each pay a futex wake-up.
+// (release); a worker that sees the new generation (acquire) joins the job through join_, runs
+// it and counts itself in done_. Idle workers spin for a short while before sleeping on cv_, so
+// the hundreds of back-to-back parallel ops of one token do not each pay a futex wake-up; and
+// parallel_for never waits for a worker that has not joined by the time the caller has run out
+// of chunks, so a sleeping or preempted worker costs nothing on the critical path.
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -34,14 +37,36 @@ namespace lfm {
 
 namespace {
 
-// Pause iterations an idle worker polls before it sleeps (~15 us to ~0.5 ms, depending on how
-// long the CPU's pause instruction is). The caller waiting for the workers uses the same count
-// before it falls back to yielding its time slice.
-constexpr int kSpinIters = 4096;
+// How long an idle worker polls for the next job before it sleeps on the condition variable,
+// and how long the caller polls for the workers before it starts yielding its time slice.
+// Bounded by time rather than by a pause count, because one pause instruction takes from ~10 to
+// ~150 cycles depending on the CPU. The gaps between the parallel ops of one token are far
+// shorter than this; the gap between two tokens (a round trip through JavaScript) usually is not.
+constexpr std::chrono::microseconds kSpinTime{100};
+constexpr int kPausesPerClockCheck = 64;
 
-// Set while this thread runs a pool job: a nested run() or parallel_for then runs inline instead
-// of deadlocking on a pool that is busy with its caller.
+// Polls `done` with pause instructions until it returns true or kSpinTime has passed.
+template <typename Done>
+bool spin_until(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  for (;;) {
+    for (int i = 0; i < kPausesPerClockCheck; i++) {
+      if (done()) return true;
+      LFM_CPU_RELAX();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
+}
+
+// Set while this thread runs a pool job: a nested run() or parallel_for (on any pool) then runs
+// inline on this thread instead of deadlocking on a pool that is busy with its caller.
 thread_local bool t_in_job = false;
+
+// join_ layout (see thread_pool.h).
+constexpr uint64_t kGenMask = 0xffffffffull;
+constexpr uint64_t kLowMask = 0xffffffffull;
+constexpr uint64_t kClosed = 1ull << 31;
+constexpr uint64_t kCountMask = kClosed - 1;
 
 struct InJob {
   InJob() { t_in_job = true; }
@@ -58,8 +83,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-    job_ = nullptr;
+    stop_.store(true, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
@@ -70,24 +94,60 @@ void ThreadPool::worker_main(int index) {
   uint64_t seen = 0;
   for (;;) {
     // Wait for a new generation: spin first, then sleep on the condition variable.
-    uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int i = 0; gen == seen && i < kSpinIters; i++) {
-      LFM_CPU_RELAX();
-      gen = generation_.load(std::memory_order_acquire);
-    }
-    if (gen == seen) {
+    auto published = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+    if (!spin_until(published)) {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-      gen = generation_.load(std::memory_order_acquire);
+      cv_.wait(lock, published);
     }
-    seen = gen;
-    // stop_ and job_ were written before the release increment we observed.
-    if (stop_) return;
+    seen = generation_.load(std::memory_order_acquire);
+    if (stop_.load(std::memory_order_relaxed)) return;
+
+    // Join job `seen` unless it is closed or already replaced by a newer one. A job can only be
+    // replaced after every worker that joined it has finished, so job_ is stable once joined.
+    const uint64_t tag = (seen & kGenMask) << 32;
+    uint64_t s = join_.load(std::memory_order_acquire);
+    bool joined = false;
+    while ((s & ~kLowMask) == tag && (s & kClosed) == 0) {
+      if (join_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+        joined = true;
+        break;
+      }
+    }
+    if (!joined) continue;
     {
       InJob in_job;
       (*job_)(index, n_threads_);
     }
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    done_.fetch_add(1, std::memory_order_release);
+  }
+}
+
+void ThreadPool::dispatch(const std::function<void(int, int)>& fn, bool close_early) {
+  // Only this thread writes generation_, job_ and (between jobs) join_/done_; workers read them
+  // after the release store of the new generation.
+  const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  done_.store(0, std::memory_order_relaxed);
+  job_ = &fn;
+  join_.store((gen & kGenMask) << 32, std::memory_order_relaxed);
+  {
+    // The lock orders the publication against a worker that is about to sleep (no lost wake-up).
+    // notify_all without sleepers stays in user space.
+    std::lock_guard<std::mutex> lock(mu_);
+    generation_.store(gen, std::memory_order_release);
+  }
+  cv_.notify_all();
+  {
+    InJob in_job;
+    fn(0, n_threads_);
+  }
+  int expected = n_threads_ - 1;
+  if (close_early) {
+    expected = static_cast<int>(join_.fetch_or(kClosed, std::memory_order_acq_rel) & kCountMask);
+  }
+  auto all_done = [&] { return done_.load(std::memory_order_acquire) == expected; };
+  if (!spin_until(all_done)) {
+    while (!all_done()) std::this_thread::yield();
   }
 }
 
@@ -96,28 +156,7 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     for (int i = 0; i < n_threads_; i++) fn(i, n_threads_);
     return;
   }
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  {
-    // The lock orders the publication against a worker that is about to sleep (no lost wake-up).
-    // notify_all without sleepers stays in user space.
-    std::lock_guard<std::mutex> lock(mu_);
-    job_ = &fn;
-    generation_.fetch_add(1, std::memory_order_release);
-  }
-  cv_.notify_all();
-  {
-    InJob in_job;
-    fn(0, n_threads_);
-  }
-  int spins = 0;
-  while (pending_.load(std::memory_order_acquire) != 0) {
-    if (spins < kSpinIters) {
-      LFM_CPU_RELAX();
-      spins++;
-    } else {
-      std::this_thread::yield();
-    }
-  }
+  dispatch(fn, /*close_early=*/false);
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
@@ -134,7 +173,9 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     return;
   }
   // Everything the workers need lives in one stack object; the std::function below captures a
-  // single pointer, which fits its small-object buffer, so no call allocates.
+  // single pointer, which fits its small-object buffer, so no call allocates. Chunks are handed
+  // out by an atomic counter; the caller takes chunks too and then closes the job, so workers
+  // that arrive late (asleep, preempted) are not waited for.
   struct Shared {
     std::atomic<int64_t> next{0};
     int64_t n, grain, n_chunks;
@@ -145,14 +186,16 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   shared.n_chunks = n_chunks;
   shared.fn = &fn;
   Shared* sp = &shared;
-  run([sp](int, int) {
-    for (;;) {
-      const int64_t c = sp->next.fetch_add(1, std::memory_order_relaxed);
-      if (c >= sp->n_chunks) break;
-      const int64_t b = c * sp->grain;
-      (*sp->fn)(b, std::min(sp->n, b + sp->grain));
-    }
-  });
+  dispatch(
+      [sp](int, int) {
+        for (;;) {
+          const int64_t c = sp->next.fetch_add(1, std::memory_order_relaxed);
+          if (c >= sp->n_chunks) break;
+          const int64_t b = c * sp->grain;
+          (*sp->fn)(b, std::min(sp->n, b + sp->grain));
+        }
+      },
+      /*close_early=*/true);
 }
 
 // --- core count

@@ -31,6 +31,10 @@ class ThreadPool {
 
  private:
   void worker_main(int index);
+  // Publishes fn to the workers, runs it as worker 0, then waits. `close_early` (parallel_for):
+  // once the caller is done, workers that have not yet joined skip the job (the caller already
+  // took every chunk), so a preempted or sleeping worker never stalls the caller.
+  void dispatch(const std::function<void(int, int)>& fn, bool close_early);
 
   int n_threads_;
   std::vector<std::thread> threads_;
@@ -38,8 +42,11 @@ class ThreadPool {
   std::condition_variable cv_;
   const std::function<void(int, int)>* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
-  bool stop_ = false;
+  // Join state of the current job: bits 32-63 the low 32 bits of its generation, bit 31 set when
+  // the job is closed to late workers, bits 0-30 the workers that joined it.
+  std::atomic<uint64_t> join_{0};
+  std::atomic<int> done_{0};  // joined workers that have finished the current job
+  std::atomic<bool> stop_{false};
 };
 
 // Number of physical cores (falls back to logical CPUs / 2 rounded up, at least 1).

@@ -30,6 +30,7 @@ struct Lfm2Model::Scratch {
   std::vector<float> rows_w;       // [T*K]  weight of each routed row
   std::vector<float> xe, ye;       // [T*K, D] gathered expert inputs / outputs
   std::vector<double> inv_freq;    // [Dh/2] RoPE frequencies theta^(-2i/Dh)
+  std::vector<MatmulJob> jobs;     // expert products of one MoE pass
 };
 
 // --- helpers
@@ -366,16 +367,33 @@ Status Lfm2Model::create_state(int64_t n_ctx, std::unique_ptr<Lfm2State>* out) c
 
 // --- ops
 
+void Lfm2Model::matmuls(const MatmulJob* jobs, int n_jobs) {
+  int64_t total = 0;
+  for (int j = 0; j < n_jobs; j++) total += jobs[j].w->n_rows;
+  if (total == 0) return;
+  // Chunks of rows: a few per thread for load balance, multiples of 16 for the kernels' row tiles.
+  const int64_t per = (total + pool_->size() * 4 - 1) / (pool_->size() * 4);
+  const int64_t grain = std::max<int64_t>(16, (per + 15) / 16 * 16);
+  const cpu::CpuKernels& k = *kernels_;
+  pool_->parallel_for(total, grain, [&](int64_t r0, int64_t r1) {
+    int64_t base = 0;  // first global row of job j
+    for (int j = 0; j < n_jobs && base < r1; j++) {
+      const MatmulJob& jb = jobs[j];
+      const int64_t n = jb.w->n_rows;
+      const int64_t a = std::max(r0, base) - base, b = std::min(r1, base + n) - base;
+      if (a < b) {
+        k.matmul[static_cast<uint32_t>(jb.w->type)](jb.y, jb.ldy, jb.w->mat(jb.mat), jb.w->row_bytes, jb.x, jb.ldx,
+                                                    jb.w->n_cols, jb.n_tok, a, b);
+      }
+      base += n;
+    }
+  });
+}
+
 void Lfm2Model::matmul(const MatrixRef& w, int64_t mat, const float* x, int64_t ldx, int64_t n_tok,
                        float* y, int64_t ldy) {
-  const cpu::MatmulFn fn = kernels_->matmul[static_cast<uint32_t>(w.type)];
-  const uint8_t* base = w.mat(mat);
-  // Chunks of rows: enough per thread for load balance, multiples of 16 for the kernels' row tiles.
-  const int64_t per = (w.n_rows + pool_->size() * 4 - 1) / (pool_->size() * 4);
-  const int64_t grain = std::max<int64_t>(16, (per + 15) / 16 * 16);
-  pool_->parallel_for(w.n_rows, grain, [&](int64_t r0, int64_t r1) {
-    fn(y, ldy, base, w.row_bytes, x, ldx, w.n_cols, n_tok, r0, r1);
-  });
+  const MatmulJob job{&w, mat, x, ldx, n_tok, y, ldy};
+  matmuls(&job, 1);
 }
 
 void Lfm2Model::ensure_scratch(int64_t n_tok) {
@@ -396,7 +414,8 @@ void Lfm2Model::ensure_scratch(int64_t n_tok) {
   s.q.resize(T * c.n_heads * c.head_dim);
   s.k.resize(T * nkv_max);
   s.v.resize(T * nkv_max);
-  s.gate.resize(T * std::max<int64_t>(f_max, 1));  // an expert sees at most T rows
+  // Dense: [T, F]; MoE: the routed rows of all experts [T*K, Fe].
+  s.gate.resize(std::max<int64_t>(T * std::max<int64_t>(f_max, 1), T * c.n_experts_used * c.expert_ffn_dim));
   s.up.resize(s.gate.size());
   if (c.n_experts > 0) {
     const int64_t K = c.n_experts_used;
@@ -446,9 +465,12 @@ void Lfm2Model::attention_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64
   const Lfm2Config& c = cfg_;
   const int64_t D = c.n_embd, Dh = c.head_dim, Hq = c.n_heads, Hkv = c.n_kv_heads[il];
   const int64_t nq = Hq * Dh, nkv = Hkv * Dh, p0 = st->n_past;
-  matmul(lw.wq, 0, s.u.data(), D, n_tok, s.q.data(), nq);   // [T, D] -> [T, Hq*Dh]
-  matmul(lw.wk, 0, s.u.data(), D, n_tok, s.k.data(), nkv);  // [T, D] -> [T, Hkv*Dh]
-  matmul(lw.wv, 0, s.u.data(), D, n_tok, s.v.data(), nkv);  // [T, D] -> [T, Hkv*Dh]
+  const MatmulJob qkv[3] = {
+      {&lw.wq, 0, s.u.data(), D, n_tok, s.q.data(), nq},   // [T, D] -> [T, Hq*Dh]
+      {&lw.wk, 0, s.u.data(), D, n_tok, s.k.data(), nkv},  // [T, D] -> [T, Hkv*Dh]
+      {&lw.wv, 0, s.u.data(), D, n_tok, s.v.data(), nkv},  // [T, D] -> [T, Hkv*Dh]
+  };
+  matmuls(qkv, 3);
 
   // QK norm and RoPE, then append K and V at positions p0.. of the cache.
   float* kc = st->k[il].data();
@@ -488,8 +510,11 @@ void Lfm2Model::attention_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64
 void Lfm2Model::dense_ffn(const Lfm2LayerWeights& lw, int64_t n_tok) {
   Scratch& s = *scratch_;
   const int64_t D = cfg_.n_embd, F = lw.ffn_gate.n_rows;
-  matmul(lw.ffn_gate, 0, s.u.data(), D, n_tok, s.gate.data(), F);  // [T, D] -> [T, F]
-  matmul(lw.ffn_up, 0, s.u.data(), D, n_tok, s.up.data(), F);      // [T, D] -> [T, F]
+  const MatmulJob gate_up[2] = {
+      {&lw.ffn_gate, 0, s.u.data(), D, n_tok, s.gate.data(), F},  // [T, D] -> [T, F]
+      {&lw.ffn_up, 0, s.u.data(), D, n_tok, s.up.data(), F},      // [T, D] -> [T, F]
+  };
+  matmuls(gate_up, 2);
   pool_->parallel_for(n_tok, 1, [&](int64_t t0, int64_t t1) {
     kernels_->swiglu_f32(s.gate.data() + t0 * F, s.gate.data() + t0 * F, s.up.data() + t0 * F, (t1 - t0) * F);
   });
@@ -552,19 +577,30 @@ void Lfm2Model::moe_ffn(const Lfm2LayerWeights& lw, int64_t n_tok) {
     }
   }
 
+  // All selected experts in two passes: gate and up projections, then down projections.
+  // Row block of expert e in the routed-row buffers: [offset[e], offset[e] + count[e]).
+  std::vector<MatmulJob>& jobs = s.jobs;
+  jobs.clear();
   for (int64_t e = 0; e < E; e++) {
-    const int64_t n = count[e];
-    if (n == 0) continue;
+    if (count[e] == 0) continue;
     const float* xe = s.xe.data() + offset[e] * D;
-    matmul(lw.exp_gate, e, xe, D, n, s.gate.data(), Fe);  // [n, D] -> [n, Fe]
-    matmul(lw.exp_up, e, xe, D, n, s.up.data(), Fe);      // [n, D] -> [n, Fe]
-    kernels_->swiglu_f32(s.gate.data(), s.gate.data(), s.up.data(), n * Fe);
-    matmul(lw.exp_down, e, s.gate.data(), Fe, n, s.ye.data() + offset[e] * D, D);  // [n, Fe] -> [n, D]
+    jobs.push_back({&lw.exp_gate, e, xe, D, count[e], s.gate.data() + offset[e] * Fe, Fe});  // [n, D] -> [n, Fe]
+    jobs.push_back({&lw.exp_up, e, xe, D, count[e], s.up.data() + offset[e] * Fe, Fe});      // [n, D] -> [n, Fe]
   }
+  matmuls(jobs.data(), static_cast<int>(jobs.size()));
+  const int64_t R = n_tok * K;
+  pool_->parallel_for(R, 4, [&](int64_t r0, int64_t r1) {
+    kernels_->swiglu_f32(s.gate.data() + r0 * Fe, s.gate.data() + r0 * Fe, s.up.data() + r0 * Fe, (r1 - r0) * Fe);
+  });
+  jobs.clear();
+  for (int64_t e = 0; e < E; e++) {
+    if (count[e] == 0) continue;
+    jobs.push_back({&lw.exp_down, e, s.gate.data() + offset[e] * Fe, Fe, count[e], s.ye.data() + offset[e] * D, D});  // [n, Fe] -> [n, D]
+  }
+  matmuls(jobs.data(), static_cast<int>(jobs.size()));
 
   // Combine: each token sums its K expert outputs (in expert order, the grouping's order).
   std::fill(s.mix.begin(), s.mix.begin() + n_tok * D, 0.0f);
-  const int64_t R = n_tok * K;
   for (int64_t r = 0; r < R; r++) {
     kernels_->axpy_f32(s.mix.data() + s.rows[r] * D, s.rows_w[r], s.ye.data() + r * D, D);
   }

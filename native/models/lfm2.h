@@ -159,6 +159,17 @@ class Lfm2Model {
   void ensure_scratch(int64_t n_tok);
 
   // ops (threaded over rows through the pool; kernels from the table)
+  struct MatmulJob {
+    const MatrixRef* w;
+    int64_t mat;         // expert index (0 for plain matrices)
+    const float* x;      // [n_tok, ldx]
+    int64_t ldx, n_tok;
+    float* y;            // [n_tok, ldy]
+    int64_t ldy;
+  };
+  // Several independent products in one parallel pass over their concatenated rows: one
+  // synchronisation instead of one per matrix (q/k/v, gate/up, the experts of a batch).
+  void matmuls(const MatmulJob* jobs, int n_jobs);
   void matmul(const MatrixRef& w, int64_t mat, const float* x, int64_t ldx, int64_t n_tok,
               float* y, int64_t ldy);
   void short_conv_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64_t il, int64_t n_tok);

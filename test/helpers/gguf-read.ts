@@ -187,7 +187,7 @@ export function readTensorBytes(f: GgufFile, name: string): Uint8Array {
 
 /** A tensor dequantized to float64, flat in ggml order (ne0 fastest). */
 export function readTensorF64(f: GgufFile, name: string): Float64Array {
-  const t = f.tensors.get(name)!;
-  const n = t ? t.dims.reduce((a, b) => a * b, 1) : 0;
-  return dequantize(t?.type ?? -1, readTensorBytes(f, name), n);
+  const t = f.tensors.get(name);
+  if (!t) throw new Error(`${f.path}: no tensor ${name}`);
+  return dequantize(t.type, readTensorBytes(f, name), t.dims.reduce((a, b) => a * b, 1));
 }

@@ -3,8 +3,8 @@
 // 1-3 and 7), one token at a time with a KV cache and conv state. Weights are dequantized exactly.
 // Shapes: H hidden, V vocab, L conv width, nH / nKv heads, hd head dim, F ffn, E experts, K used.
 
-import { meta, readGguf, readTensorF64, type GgufFile } from "./gguf-read.js";
 import * as fs from "node:fs";
+import { meta, readGguf, readTensorF64, type GgufFile } from "./gguf-read.js";
 
 // --- Model ---
 

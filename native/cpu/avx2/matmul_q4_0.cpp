@@ -11,7 +11,13 @@
 namespace lfm::cpu::avx2 {
 namespace {
 
-static inline __m256 i8x8_to_f32(__m128i q) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)); }
+// Eight nibbles (in the low 4 bits of 32-bit lanes) to the floats q - 8, exactly and without a
+// shuffle or an int->float conversion: 0x4B000000 | q is the float 2^23 + q, and subtracting
+// 2^23 + 8 is exact. One vpmovzxbd expands 8 bytes for both of their nibbles.
+static inline __m256 nibbles_to_f32(__m256i q) {
+  const __m256 v = _mm256_castsi256_ps(_mm256_or_si256(q, _mm256_set1_epi32(0x4B000000)));
+  return _mm256_sub_ps(v, _mm256_set1_ps(8388616.0f));
+}
 
 struct WeightsQ4_0 {
   static constexpr int64_t kStepBytes = 18;
@@ -21,14 +27,13 @@ struct WeightsQ4_0 {
   static inline __m256 load(const uint8_t* p, __m256 w[4]) {
     uint16_t d_bits;
     std::memcpy(&d_bits, p, 2);
-    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2));
-    const __m128i nib = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
-    const __m128i lo = _mm_sub_epi8(_mm_and_si128(q, nib), eight);                     // elements 0..15
-    const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), nib), eight);  // 16..31
-    w[0] = i8x8_to_f32(lo);
-    w[1] = i8x8_to_f32(_mm_unpackhi_epi64(lo, lo));
-    w[2] = i8x8_to_f32(hi);
-    w[3] = i8x8_to_f32(_mm_unpackhi_epi64(hi, hi));
+    const __m256i lo4 = _mm256_set1_epi32(0x0f);
+    const __m256i b0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 2)));
+    const __m256i b1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 10)));
+    w[0] = nibbles_to_f32(_mm256_and_si256(b0, lo4));  // elements 0..7
+    w[1] = nibbles_to_f32(_mm256_and_si256(b1, lo4));  // 8..15
+    w[2] = nibbles_to_f32(_mm256_srli_epi32(b0, 4));   // 16..23
+    w[3] = nibbles_to_f32(_mm256_srli_epi32(b1, 4));   // 24..31
     return _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(d_bits)));
   }
 };

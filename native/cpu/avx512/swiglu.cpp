@@ -15,8 +15,12 @@ void swiglu_f32(float* y, const float* gate, const float* up, int64_t n) {
     const __mmask16 m = first_lanes(n - i);
     const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
     const __m512 u = _mm512_maskz_loadu_ps(m, up + i);
-    const __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), g));
-    const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, e));
+    // e = exp(-|g|) <= 1 never overflows: silu = g / (1 + e) for g >= 0 and g * e / (1 + e) for
+    // g < 0 (the same function, but exact down to the subnormal range instead of 0 below -88.7).
+    const __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(g)));
+    const __mmask16 neg = _mm512_cmp_ps_mask(g, _mm512_setzero_ps(), _CMP_LT_OQ);
+    const __m512 num = _mm512_mask_mul_ps(g, neg, g, e);
+    const __m512 silu = _mm512_div_ps(num, _mm512_add_ps(one, e));
     _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(silu, u));
   }
 }

@@ -1,0 +1,229 @@
+// Kernel test helpers: the _runKernel hook, the ISAs this CPU supports, a seeded RNG, f16/bf16
+// and Q8_0/Q4_0 encoders (with their exact decoded values in float64) and expectAllClose.
+import { expect } from "vitest";
+import { native } from "../../lib/native.js";
+
+export const ISA_ORDER = ["scalar", "avx2", "avx512"] as const;
+export type Isa = (typeof ISA_ORDER)[number];
+
+/** Every ISA this CPU and OS can run, scalar first. */
+export function supportedIsas(): Isa[] {
+  const best = native().runtimeInfo().cpu.bestIsa as Isa;
+  return ISA_ORDER.slice(0, ISA_ORDER.indexOf(best) + 1);
+}
+
+/** The ISAs other than scalar that this CPU supports (compared against scalar). */
+export function simdIsas(): Isa[] {
+  return supportedIsas().slice(1);
+}
+
+export function runKernel(isa: string, op: string, args: Record<string, unknown>): Float32Array {
+  return native()._runKernel(isa, op, args);
+}
+
+// --- ggml type ids (GGUF on-disk values)
+
+export const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
+export type WeightType = keyof typeof GGML;
+
+// --- seeded RNG (mulberry32)
+
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  uniform(lo: number, hi: number): number {
+    return lo + (hi - lo) * this.next();
+  }
+  /** Integer in [lo, hi]. */
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+  f32Array(n: number, lo = -1, hi = 1): Float32Array {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = this.uniform(lo, hi);
+    return a;
+  }
+}
+
+// --- half precision
+
+export function f16ToNumber(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+export function bf16ToNumber(h: number): number {
+  const buf = new DataView(new ArrayBuffer(4));
+  buf.setUint32(0, (h & 0xffff) << 16);
+  return buf.getFloat32(0);
+}
+
+/** Random finite f16 bits with |value| in [2^(e0-15), 2^(e1-14)) (e in [1, 30]); some subnormals. */
+export function randomF16Bits(rng: Rng, e0 = 10, e1 = 16): number {
+  const sign = rng.next() < 0.5 ? 0x8000 : 0;
+  if (rng.next() < 0.02) return sign | rng.int(0, 0x3ff); // subnormal or zero
+  return sign | (rng.int(e0, e1) << 10) | rng.int(0, 0x3ff);
+}
+
+function randomBf16Bits(rng: Rng): number {
+  const sign = rng.next() < 0.5 ? 0x8000 : 0;
+  return sign | (rng.int(120, 128) << 7) | rng.int(0, 0x7f);
+}
+
+// --- weight matrices: bytes for the kernel, exact float64 values for the reference
+
+export interface Weights {
+  type: WeightType;
+  bytes: Uint8Array;
+  /** Row-major [rows][cols] dequantized values (exact). */
+  values: Float64Array;
+  rows: number;
+  cols: number;
+}
+
+export function blockSize(type: WeightType): number {
+  return type === "Q4_0" || type === "Q8_0" ? 32 : 1;
+}
+
+export function makeWeights(type: WeightType, rows: number, cols: number, rng: Rng): Weights {
+  const values = new Float64Array(rows * cols);
+  let bytes: Uint8Array;
+  if (type === "F32") {
+    const f = rng.f32Array(rows * cols);
+    for (let i = 0; i < f.length; i++) values[i] = f[i]!;
+    bytes = new Uint8Array(f.buffer);
+  } else if (type === "F16" || type === "BF16") {
+    const h = new Uint16Array(rows * cols);
+    for (let i = 0; i < h.length; i++) {
+      h[i] = type === "F16" ? randomF16Bits(rng) : randomBf16Bits(rng);
+      values[i] = type === "F16" ? f16ToNumber(h[i]!) : bf16ToNumber(h[i]!);
+    }
+    bytes = new Uint8Array(h.buffer);
+  } else {
+    const q4 = type === "Q4_0";
+    const blockBytes = q4 ? 18 : 34;
+    const nb = cols / 32;
+    bytes = new Uint8Array(rows * nb * blockBytes);
+    const view = new DataView(bytes.buffer);
+    for (let r = 0; r < rows; r++) {
+      for (let b = 0; b < nb; b++) {
+        const off = (r * nb + b) * blockBytes;
+        const dBits = randomF16Bits(rng, 8, 14) & 0x7fff | (rng.next() < 0.1 ? 0x8000 : 0);
+        view.setUint16(off, dBits, true);
+        const d = f16ToNumber(dBits);
+        const base = r * cols + b * 32;
+        for (let j = 0; j < (q4 ? 16 : 32); j++) {
+          if (q4) {
+            const lo = rng.int(0, 15), hi = rng.int(0, 15);
+            bytes[off + 2 + j] = lo | (hi << 4);
+            values[base + j] = (lo - 8) * d;
+            values[base + j + 16] = (hi - 8) * d;
+          } else {
+            const q = rng.int(-128, 127);
+            bytes[off + 2 + j] = q & 0xff;
+            values[base + j] = q * d;
+          }
+        }
+      }
+    }
+  }
+  return { type, bytes, values, rows, cols };
+}
+
+// --- comparison
+
+export interface CloseOptions {
+  /** Absolute tolerance (default 0). */
+  atol?: number;
+  /** Tolerance relative to |expected[i]| (default 0). */
+  rtol?: number;
+  /** Per-element scale (e.g. sum of |terms|) and the tolerance relative to it. */
+  scale?: ArrayLike<number>;
+  scaleTol?: number;
+}
+
+/**
+ * Asserts |actual[i] - expected[i]| <= atol + rtol*|expected[i]| + scaleTol*scale[i] for all i
+ * (NaN must meet NaN, infinities must be equal). On failure the message gives the max absolute
+ * and relative errors, the worst element (by error / allowed) and the first mismatches.
+ */
+export function expectAllClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  label: string,
+  opts: CloseOptions = {},
+): void {
+  const { atol = 0, rtol = 0, scale, scaleTol = 0 } = opts;
+  expect(actual.length, `${label}: length`).toBe(expected.length);
+  let maxAbs = 0;
+  let maxRel = 0;
+  let worst = -1;
+  let worstRatio = 0;
+  const bad: string[] = [];
+  let nBad = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    let ok: boolean;
+    let err: number;
+    let allowed: number;
+    if (Number.isNaN(e) || !Number.isFinite(e)) {
+      ok = Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e));
+      err = ok ? 0 : Infinity;
+      allowed = 0;
+    } else {
+      err = Math.abs(a - e);
+      allowed = atol + rtol * Math.abs(e) + (scale ? scaleTol * scale[i]! : 0);
+      ok = err <= allowed; // false for a NaN actual
+    }
+    if (Number.isFinite(err)) {
+      maxAbs = Math.max(maxAbs, err);
+      if (e !== 0) maxRel = Math.max(maxRel, err / Math.abs(e));
+    }
+    const ratio = allowed > 0 ? err / allowed : err > 0 || !ok ? Infinity : 0;
+    if (worst < 0 || ratio > worstRatio || Number.isNaN(ratio)) {
+      worst = i;
+      worstRatio = ratio;
+    }
+    if (!ok) {
+      nBad++;
+      if (bad.length < 5) bad.push(`[${i}] got ${a} expected ${e} (err ${err.toExponential(2)}, allowed ${allowed.toExponential(2)})`);
+    }
+  }
+  if (nBad > 0) {
+    const w = worst;
+    const msg = [
+      `${label}: ${nBad}/${expected.length} elements out of tolerance`,
+      `max abs err ${maxAbs.toExponential(3)}, max rel err ${maxRel.toExponential(3)}`,
+      `worst [${w}]: got ${actual[w]} expected ${expected[w]} (${worstRatio.toExponential(2)}x allowed)`,
+      `first mismatches: ${bad.join("; ")}`,
+    ].join("\n");
+    expect.fail(msg);
+  }
+}
+
+/** Asserts bitwise equality of two float arrays (distinguishes -0 and +0, NaN payloads aside). */
+export function expectBitExact(actual: Float32Array, expected: Float32Array, label: string): void {
+  expect(actual.length, `${label}: length`).toBe(expected.length);
+  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+  const e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== e[i] && !(Number.isNaN(actual[i]) && Number.isNaN(expected[i]))) {
+      expect.fail(`${label}: element ${i} differs: got ${actual[i]} expected ${expected[i]}`);
+    }
+  }
+}
