@@ -148,13 +148,17 @@ static inline void mm_tile(float* y, int64_t ldy, const uint8_t* w, int64_t w_ro
       const uint8_t* wp[RB];
       const float* xp[TB];
       for (int i = 0; i < RB; ++i) wp[i] = w + (r + i) * w_row_bytes + s * W::kStepBytes;
-      if constexpr (W::kElemBytes > 0 && TB == 1) {
-        // Decode streams wide formats from DRAM: ask for the lines kPrefetchBytes ahead of each
-        // row (measured: the hardware prefetcher alone leaves bandwidth unused with 4 row
-        // streams). Prefill tiles re-read rows from L2 and do not need it.
-        for (int i = 0; i < RB; ++i) {
-          for (int64_t off = 0; off < W::kStepBytes; off += 64) {
-            _mm_prefetch(reinterpret_cast<const char*>(wp[i]) + kPrefetchBytes + off, _MM_HINT_T0);
+      if constexpr (TB == 1) {
+        // Decode streams the weights from DRAM (see simd_avx512.h): element formats prefetch
+        // kPrefetchBytes ahead in the same row, quantized formats the same column of the next
+        // tile's rows, once per line.
+        const int64_t off = s * W::kStepBytes;
+        const int64_t ahead = W::kElemBytes > 0 ? kPrefetchBytes : RB * w_row_bytes;
+        if (W::kStepBytes >= 64 || (off & 63) < W::kStepBytes) {
+          for (int i = 0; i < RB; ++i) {
+            for (int64_t o = 0; o < W::kStepBytes; o += 64) {
+              _mm_prefetch(reinterpret_cast<const char*>(wp[i]) + ahead + o, _MM_HINT_T0);
+            }
           }
         }
       }
