@@ -1,30 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Token sampling over a logits row: greedy, or temperature -> top-k -> top-p -> min-p -> draw.
+import { MinHeap } from "./util/heap.js";
 
-/** A seeded PRNG (xoshiro128**), uniform in [0, 1). Same seed, same sequence. */
-export function createRng(seed: number): () => number {
-  // splitmix32 expands the seed into the 128-bit state.
-  let s = seed >>> 0;
-  const next32 = () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-  let a = next32(), b = next32(), c = next32(), d = next32();
-  return () => {
-    const r = Math.imul(rotl(Math.imul(b, 5) >>> 0, 7), 9) >>> 0;
-    const t = (b << 9) >>> 0;
-    c ^= a; d ^= b; b ^= c; a ^= d; c ^= t;
-    d = rotl(d, 11);
-    return r / 4294967296;
-  };
-}
-
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
-}
+export { createRng } from "./util/random.js";
 
 export interface SamplerOptions {
   /** 0 = greedy (argmax). */
@@ -56,35 +34,14 @@ function topKIndices(logits: Float32Array, k: number): number[] {
   if (k >= logits.length) {
     return Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
   }
-  // Min-heap of size k over (value, index): O(V log k).
-  const heap: number[] = [];
+  // Min-heap of size k over (value, index): O(V log k). The root is the weakest kept token.
   const less = (i: number, j: number) => logits[i]! < logits[j]! || (logits[i] === logits[j] && i > j);
-  const down = (p: number) => {
-    for (;;) {
-      const l = 2 * p + 1, r = l + 1;
-      let m = p;
-      if (l < heap.length && less(heap[l]!, heap[m]!)) m = l;
-      if (r < heap.length && less(heap[r]!, heap[m]!)) m = r;
-      if (m === p) return;
-      [heap[p], heap[m]] = [heap[m]!, heap[p]!];
-      p = m;
-    }
-  };
+  const heap = new MinHeap<number>(less);
   for (let i = 0; i < logits.length; i++) {
-    if (heap.length < k) {
-      heap.push(i);
-      for (let c = heap.length - 1; c > 0; ) {
-        const p = (c - 1) >> 1;
-        if (!less(heap[c]!, heap[p]!)) break;
-        [heap[p], heap[c]] = [heap[c]!, heap[p]!];
-        c = p;
-      }
-    } else if (less(heap[0]!, i)) {
-      heap[0] = i;
-      down(0);
-    }
+    if (heap.size < k) heap.push(i);
+    else if (less(heap.peek()!, i)) heap.replaceTop(i);
   }
-  return heap.sort((a, b) => logits[b]! - logits[a]! || a - b);
+  return heap.items.sort((a, b) => logits[b]! - logits[a]! || a - b);
 }
 
 /** Picks the next token from one logits row. */

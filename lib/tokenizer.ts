@@ -2,6 +2,7 @@
 // Byte-level BPE tokenizer for LFM2 GGUF vocabularies (tokenizer.ggml.model "gpt2", pre "lfm2"),
 // matching llama.cpp's LLAMA3 pre-tokenizer, ignore_merges and special-token partitioning.
 
+import { MinHeap } from "./util/heap.js";
 import { lfmError } from "./errors.js";
 
 // --- Token types (GGUF tokenizer.ggml.token_type, llama_token_type) ---
@@ -297,43 +298,6 @@ function bigramLess(a: Bigram, b: Bigram): boolean {
   return a.rank < b.rank || (a.rank === b.rank && a.left < b.left);
 }
 
-class BigramHeap {
-  private items: Bigram[] = [];
-  get size(): number {
-    return this.items.length;
-  }
-  push(b: Bigram): void {
-    const h = this.items;
-    h.push(b);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!bigramLess(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-  pop(): Bigram {
-    const h = this.items;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && bigramLess(h[l]!, h[m]!)) m = l;
-        if (r < h.length && bigramLess(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
 
 // --- Tokenizer ---
 
@@ -592,7 +556,7 @@ export class Tokenizer {
       prev[i] = i - 1;
       next[i] = i + 1 < n ? i + 1 : -1;
     }
-    const heap = new BigramHeap();
+    const heap = new MinHeap<Bigram>(bigramLess);
     const addBigram = (left: number, right: number): void => {
       if (left < 0 || right < 0) return;
       const rank = this.ranks.get(sym[left] + " " + sym[right]);

@@ -2,6 +2,8 @@
 // Trains a small but real byte-level BPE vocabulary laid out like LFM2's (control tokens, byte
 // symbols, learned merges, reserved padding) for synthetic test and benchmark models.
 
+import { MinHeap } from "../util/heap.js";
+import { createRng } from "../util/random.js";
 import { lfmError } from "../errors.js";
 import { BYTE_TO_CHAR, preTokenizeLlama3, toByteLevel, TokenType } from "../tokenizer.js";
 import { BPE_CORPUS } from "./corpus.js";
@@ -46,20 +48,10 @@ export const MIN_BPE_VOCAB = LFM2_SPECIAL_TOKENS.length + N_LOW_RESERVED + 256;
 
 // --- Deterministic extra text from the seed ---
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Pseudo-words recombined from corpus fragments, so different seeds learn different merges. */
 function seededText(words: string[], seed: number): string {
-  const rnd = mulberry32(seed ^ 0x9e3779b9);
+  const rnd = createRng(seed ^ 0x9e3779b9);
   const pick = (): string => words[Math.floor(rnd() * words.length)]!.trim();
   const out: string[] = [];
   for (let i = 0; i < 2500; i++) {
@@ -73,46 +65,9 @@ function seededText(words: string[], seed: number): string {
 
 // --- Training ---
 
-/** Max-heap of (count desc, pair key asc) with lazy deletion. */
-class PairHeap {
-  private readonly h: [number, number][] = [];
-  get size(): number {
-    return this.h.length;
-  }
-  private before(a: [number, number], b: [number, number]): boolean {
-    return a[0] > b[0] || (a[0] === b[0] && a[1] < b[1]);
-  }
-  push(e: [number, number]): void {
-    const h = this.h;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-  pop(): [number, number] {
-    const h = this.h;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
+/** Order of the pair queue: count descending, then pair key ascending (lazy deletion). */
+function pairBefore(a: [number, number], b: [number, number]): boolean {
+  return a[0] > b[0] || (a[0] === b[0] && a[1] < b[1]);
 }
 
 /**
@@ -175,7 +130,7 @@ export function trainBpeVocab(opts: { vocabSize: number; corpus?: string; seed?:
   const KEY = 65536;
   const pairCount = new Map<number, number>();
   const pairWords = new Map<number, Set<number>>();
-  const heap = new PairHeap();
+  const heap = new MinHeap<[number, number]>(pairBefore);
   const bump = (key: number, wi: number, delta: number): void => {
     const c = (pairCount.get(key) ?? 0) + delta;
     pairCount.set(key, c);

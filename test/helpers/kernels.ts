@@ -1,5 +1,6 @@
 // Kernel test helpers: the _runKernel hook, the ISAs this CPU supports, a seeded RNG, f16/bf16
 // and Q8_0/Q4_0 encoders (with their exact decoded values in float64) and expectAllClose.
+import { createRng } from "../../lib/util/random.js";
 import { expect } from "vitest";
 import { native } from "../../lib/native.js";
 
@@ -26,20 +27,13 @@ export function runKernel(isa: string, op: string, args: Record<string, unknown>
 export const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
 export type WeightType = keyof typeof GGML;
 
-// --- seeded RNG (mulberry32)
+// --- seeded RNG
 
 export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
   /** Uniform in [0, 1). */
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  readonly next: () => number;
+  constructor(seed: number) {
+    this.next = createRng(seed);
   }
   uniform(lo: number, hi: number): number {
     return lo + (hi - lo) * this.next();

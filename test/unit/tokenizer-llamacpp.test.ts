@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Parity of lib/tokenizer.ts with llama.cpp (through node-llama-cpp, vocab-only GGUF) on tricky text.
 
+import { createRng } from "../../lib/util/random.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -74,16 +75,6 @@ const TRICKY: string[] = [
   "ab ".repeat(100),
 ];
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random strings biased to the characters the pre-tokenizer treats specially. */
 function randomText(rnd: () => number, len: number): string {
@@ -171,7 +162,7 @@ describe("tokenizer parity with llama.cpp (node-llama-cpp, vocab-only GGUF)", ()
   it("65536-token vocabulary: 300 random strings", async () => {
     if (!llama) return;
     const { ref, ours } = await load("v65536r", trainBpeVocab({ vocabSize: 65536 }));
-    const rnd = mulberry32(1234);
+    const rnd = createRng(1234);
     checkParity(ref, ours, Array.from({ length: 300 }, () => randomText(rnd, 1 + Math.floor(rnd() * 80))));
     await ref.dispose();
   });
@@ -179,7 +170,7 @@ describe("tokenizer parity with llama.cpp (node-llama-cpp, vocab-only GGUF)", ()
   it("small vocabulary (merges cut short, other seed)", async () => {
     if (!llama) return;
     const { ref, ours } = await load("v700", trainBpeVocab({ vocabSize: 700, seed: 7 }));
-    const rnd = mulberry32(99);
+    const rnd = createRng(99);
     checkParity(ref, ours, [...TRICKY, ...Array.from({ length: 100 }, () => randomText(rnd, 60))]);
     await ref.dispose();
   });
