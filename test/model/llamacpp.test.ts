@@ -6,7 +6,7 @@ import { maxRelError, promptTokens, rows } from "../helpers/compare.js";
 import { llamaCppDisposeAll, llamaCppGreedy, llamaCppLogits, llamaCppTokenize } from "../helpers/llama-cpp.js";
 import { ARCHS, tinyModel, WEIGHT_TYPES } from "../helpers/models.js";
 import { referenceForward } from "../helpers/reference.js";
-import { MODEL_REL_TOL } from "../helpers/tolerance.js";
+import { F32_LOGITS_FLOOR, MODEL_REL_TOL } from "../helpers/tolerance.js";
 
 const TEXT =
   "<|startoftext|><|im_start|>user\nWhat's 12345 + 678?  Déjà vu, naïve café — 東京 🙂\n\n\tcode: x=[1,2]<|im_end|>\n<|im_start|>assistant\n";
@@ -35,7 +35,7 @@ describe.each(ARCHS)("%s", (arch) => {
     const errTheirs = maxRelError(theirs, want);
     table.push(`${arch.padEnd(8)} ${type.padEnd(6)} ${errOurs.toExponential(2).padStart(11)}  ${errTheirs.toExponential(2).padStart(16)}`);
     expect(errOurs).toBeLessThan(MODEL_REL_TOL);
-    expect(errOurs).toBeLessThanOrEqual(errTheirs);
+    expect(errOurs).toBeLessThanOrEqual(Math.max(errTheirs, F32_LOGITS_FLOOR));
   });
 
   it("F32: the same greedy continuation as llama.cpp", async () => {
