@@ -30,9 +30,9 @@ constexpr int kGgmlTypeCount = 40;  // table size for arrays indexed by type id
 
 struct TypeTraits {
   const char* name;    // "Q4_0", or nullptr for ids this project does not know
+  // (whether the engine computes with a type is the kernel table's business: cpu/dispatch.h)
   int64_t block_size;  // elements per block
   int64_t type_size;   // bytes per block
-  bool supported;      // the engine can compute with it
 };
 
 // Traits for any 32-bit id (unknown ids get name == nullptr).

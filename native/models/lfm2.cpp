@@ -53,15 +53,29 @@ std::string shape_str(std::initializer_list<int64_t> ne) {
   return s + "}";
 }
 
-const char* kSupportedTypes = "F32, F16, BF16, Q8_0, Q4_0";
+// A type is supported when the kernels implement it (the scalar table is complete by design).
+bool type_supported(uint32_t type_id) {
+  const cpu::CpuKernels& k = cpu::cpu_kernels(cpu::Isa::kScalar);
+  return type_id < static_cast<uint32_t>(kGgmlTypeCount) && k.matmul[type_id] && k.dequant_row[type_id];
+}
+
+std::string supported_type_list() {
+  std::string s;
+  for (uint32_t id = 0; id < static_cast<uint32_t>(kGgmlTypeCount); id++) {
+    if (!type_supported(id)) continue;
+    if (!s.empty()) s += ", ";
+    s += type_traits(id).name;
+  }
+  return s;
+}
 
 Status check_type(const GgufTensor& t) {
-  const TypeTraits& tr = type_traits(t.type_id);
-  if (!tr.supported) {
+  if (!type_supported(t.type_id)) {
+    const TypeTraits& tr = type_traits(t.type_id);
     return Status(StatusCode::kUnsupportedType,
                   "[load] tensor " + t.name + " has type " +
                       (tr.name ? std::string(tr.name) : "unknown(" + std::to_string(t.type_id) + ")") +
-                      ", which is not supported (supported: " + kSupportedTypes + ")");
+                      ", which is not supported (supported: " + supported_type_list() + ")");
   }
   return Status::ok();
 }

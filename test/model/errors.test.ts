@@ -59,14 +59,14 @@ describe("loading", () => {
   });
 
   it("unsupported tensor type, naming the tensor and the type", async () => {
-    // A Q4_K tensor (144 bytes per 256 elements) where the model expects a supported type.
+    // A Q2_K tensor (84 bytes per 256 elements): a valid GGUF type the engine does not compute with.
     const spec = syntheticModelSpec(tinyConfig("lfm2"), { type: "F32", seed: 1 });
     const tensors = spec.tensors.map((t) =>
-      t.name === "blk.1.ffn_up.weight" ? { ...t, type: "Q4_K" as const, dims: [256, t.dims[1]!], data: new Uint8Array(144 * t.dims[1]!) } : t,
+      t.name === "blk.1.ffn_up.weight" ? { ...t, type: "Q2_K" as const, dims: [256, t.dims[1]!], data: new Uint8Array(84 * t.dims[1]!) } : t,
     );
-    const p = join(scratchDir(), "q4k.gguf");
+    const p = join(scratchDir(), "q2k.gguf");
     writeGgufSync(p, { ...spec, tensors });
-    await expectLfmError(loadModel(p), "ERR_LFM_UNSUPPORTED_TYPE", /blk\.1\.ffn_up\.weight.*Q4_K/);
+    await expectLfmError(loadModel(p), "ERR_LFM_UNSUPPORTED_TYPE", /blk\.1\.ffn_up\.weight has type Q2_K, which is not supported \(supported: F32, F16, Q4_0/);
   });
 
   it("shape mismatch, naming the tensor and both shapes", async () => {

@@ -23,6 +23,8 @@ void fill_kernels(CpuKernels* k) {
   k->short_conv_f32 = short_conv_f32;
   k->attention_f32 = attention_f32;
   k->axpy_f32 = axpy_f32;
+  fill_legacy_kernels(k);
+  fill_kquant_kernels(k);
 }
 
 }  // namespace lfm::cpu::avx512
