@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// K-quant codecs (Q4_K, Q5_K, Q6_K): ports of ggml's reference encoders and decoders.
+// K-quant codecs (Q4_K, Q5_K): ports of ggml's reference encoders and decoders.
 import type { GgmlTypeName } from "./types.js";
 import type { TypeCodec } from "./half.js";
 

@@ -7,6 +7,7 @@ import { ggmlTypeTraits, type GgmlTypeName } from "./types.js";
 import { bf16ToFp32, f32ToBits, fp16ToFp32, fp32ToBf16, fp32ToFp16, roundHalfAway, F16_TABLE, type FloatArray, type TypeCodec } from "./half.js";
 import { K_CODECS } from "./quant-k.js";
 import { LEGACY_CODECS } from "./quant-legacy.js";
+import { Q6K_CODECS } from "./quant-q6k.js";
 
 export { bf16ToFp32, bitsToF32, f32ToBits, fp16ToFp32, fp32ToBf16, fp32ToFp16, type FloatArray, type TypeCodec } from "./half.js";
 
@@ -158,7 +159,8 @@ export const CODECS: Readonly<Partial<Record<GgmlTypeName, TypeCodec>>> = {
   Q8_0: q8_0Codec,
   Q4_0: q4_0Codec,
   ...LEGACY_CODECS, // Q4_1, Q5_0, Q5_1
-  ...K_CODECS, // Q4_K, Q5_K, Q6_K
+  ...K_CODECS, // Q4_K, Q5_K
+  ...Q6K_CODECS, // Q6_K
 };
 
 /** The codec of a type; throws when the type has none yet. */

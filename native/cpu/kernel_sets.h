@@ -35,9 +35,10 @@
   /* Sets the entries this ISA implements; leaves the others as they are. */                     \
   void fill_kernels(CpuKernels* k);                                                              \
   /* Entries of the legacy block types (Q4_1, Q5_0, Q5_1; kernels_legacy.cpp) and of the */      \
-  /* K-quants (Q4_K, Q5_K, Q6_K; kernels_kquant.cpp), called by fill_kernels. */                 \
+  /* K-quants (Q4_K, Q5_K: kernels_kquant.cpp; Q6_K: kernels_q6_k.cpp), called by fill_kernels. */ \
   void fill_legacy_kernels(CpuKernels* k);                                                       \
-  void fill_kquant_kernels(CpuKernels* k);
+  void fill_kquant_kernels(CpuKernels* k);                                                       \
+  void fill_q6_k_kernels(CpuKernels* k);
 
 namespace lfm::cpu::scalar {
 LFM_CPU_DECLARE_KERNELS

@@ -25,6 +25,7 @@ void fill_kernels(CpuKernels* k) {
   k->axpy_f32 = axpy_f32;
   fill_legacy_kernels(k);
   fill_kquant_kernels(k);
+  fill_q6_k_kernels(k);
 }
 
 }  // namespace lfm::cpu::avx2

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// avx2: table entries for Q4_K, Q5_K and Q6_K (matmul and dequant_row).
+// avx2: table entries for Q4_K and Q5_K (matmul and dequant_row).
 
 #include "../kernel_sets.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// scalar: table entries for Q4_K, Q5_K and Q6_K (matmul and dequant_row).
+// scalar: table entries for Q4_K and Q5_K (matmul and dequant_row).
 
 #include "../kernel_sets.h"
 
