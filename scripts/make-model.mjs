@@ -3,7 +3,7 @@
 // Writes a random-weight LFM2 / LFM2-MoE GGUF of a preset shape (lib/synthetic/model.ts).
 //   node scripts/make-model.mjs PRESET TYPE OUT.gguf [--seed N] [--exact]
 //   PRESET: tiny | tinyMoe | lfm2-1.2b | lfm2-8b-a1b | lfm2-24b-a2b
-//   TYPE:   F32 | F16 | BF16 | Q8_0 | Q4_0
+//   TYPE:   F32 | F16 | BF16 | Q8_0 | Q4_0 | Q6_K | Q4_K_M | Q5_K_M (llama.cpp mixes)
 // Full-size presets use the fast path (random quant blocks) unless --exact is given, which
 // encodes random floats with the bit-exact ggml encoders (much slower). Needs the compiled
 // package: npm run build:ts.
@@ -20,7 +20,7 @@ const { values, positionals } = parseArgs({
   },
 });
 const [preset, type, out] = positionals;
-const TYPES = ["F32", "F16", "BF16", "Q8_0", "Q4_0"];
+const TYPES = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q6_K", "Q4_K_M", "Q5_K_M"];
 if (values.help || !preset || !type || !out || !(preset in PRESETS) || !TYPES.includes(type)) {
   console.error(`usage: node scripts/make-model.mjs PRESET TYPE OUT.gguf [--seed N] [--exact]
   PRESET: ${Object.keys(PRESETS).join(" | ")}

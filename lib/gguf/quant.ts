@@ -256,7 +256,13 @@ const Q8_0_WORD_TABLE: Uint16Array = (() => {
 })();
 
 /** Types {@link RandomWeightFiller} can produce. */
-export type RandomFillType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0";
+export type RandomFillType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0" | "Q4_K" | "Q5_K" | "Q6_K";
+const RANDOM_FILL_TYPES: readonly string[] = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"];
+
+/** Whether {@link RandomWeightFiller} can produce `type` (other types go through the encoders). */
+export function isRandomFillType(type: string): type is RandomFillType {
+  return RANDOM_FILL_TYPES.includes(type);
+}
 
 /**
  * Produces valid random tensor bytes of one type straight from a seeded xorshift128 PRNG, without
@@ -270,6 +276,8 @@ export class RandomWeightFiller {
   /** xorshift128 state. */
   private readonly s = new Uint32Array(4);
   private readonly scales = new Uint16Array(64);
+  /** Q4_K / Q5_K: the f16 dmin that goes with scales[k]. */
+  private readonly kMins = new Uint16Array(64);
   /** F32: float32 bit patterns; F16/BF16: 16-bit patterns. */
   private readonly table?: Uint32Array | Uint16Array;
   readonly bytesPerElement: number;
@@ -281,7 +289,25 @@ export class RandomWeightFiller {
     this.s.set(seed.map((w) => w >>> 0));
     const t = ggmlTypeTraits(type);
     this.bytesPerElement = t.typeSize / t.blockSize;
-    if (type === "Q4_0" || type === "Q8_0") {
+    if (type === "Q4_K" || type === "Q5_K") {
+      // value = d*sc*q - dmin*m with q, sc, m uniform: dmin = E[q] * d makes the mean 0, and
+      // Var = d^2 * (Var(sc*q) + E[q]^2 * Var(m)) sets the deviation.
+      const nq = type === "Q4_K" ? 16 : 32;
+      const eq = (nq - 1) / 2, eq2 = ((nq - 1) * (2 * nq - 1)) / 6;
+      const es = 31.5, es2 = (63 * 127) / 6, vm = (64 * 64 - 1) / 12;
+      const unit = Math.sqrt(es2 * eq2 - es * es * eq * eq + eq * eq * vm);
+      const center = std / unit;
+      for (let k = 0; k < 64; k++) {
+        const d = center * (0.75 + (0.5 * k) / 63);
+        this.scales[k] = fp32ToFp16(d);
+        this.kMins[k] = fp32ToFp16(eq * fp16ToFp32(this.scales[k]!));
+      }
+    } else if (type === "Q6_K") {
+      // value = d * sc * (q - 32), sc symmetric int8 (Q8_0_WORD_TABLE), q - 32 uniform on
+      // -32..31 (E[(q-32)^2] = 341.5): mean 0, deviation d * Q8_0_RANDOM_STD * sqrt(341.5).
+      const center = std / (Q8_0_RANDOM_STD * Math.sqrt(341.5));
+      for (let k = 0; k < 64; k++) this.scales[k] = fp32ToFp16(center * (0.75 + (0.5 * k) / 63));
+    } else if (type === "Q4_0" || type === "Q8_0") {
       const center = std / (type === "Q4_0" ? Q4_0_RANDOM_STD : Q8_0_RANDOM_STD);
       for (let k = 0; k < 64; k++) this.scales[k] = fp32ToFp16(center * (0.75 + (0.5 * k) / 63));
     } else {
@@ -334,6 +360,38 @@ export class RandomWeightFiller {
     // Random words first (a tight loop), then a table pass that shapes them into valid data.
     // Each block / element takes a fixed number of u32, so the stream is independent of chunking.
     const w16 = new Uint16Array(dst.buffer, dst.byteOffset, bytes >>> 1);
+    if (this.type === "Q4_K" || this.type === "Q5_K") {
+      // Super-blocks of 72 (Q4_K) or 88 (Q5_K) u16 words: f16 d and dmin, then random bytes
+      // (every bit pattern of the 6-bit scales/mins and of the quants is valid). Each block reads
+      // as many random u16 as it has words; the first picks the d/dmin pair.
+      const words = this.type === "Q4_K" ? 72 : 88;
+      const nBlocks = bytes / (2 * words);
+      const rnd = new Uint32Array((nBlocks * words) / 2);
+      this.random(rnd, 0, rnd.length);
+      const r16 = new Uint16Array(rnd.buffer);
+      w16.set(r16);
+      for (let b = 0, o = 0; b < nBlocks; b++, o += words) {
+        const k = r16[o]! & 63;
+        w16[o] = this.scales[k]!;
+        w16[o + 1] = this.kMins[k]!;
+      }
+      return;
+    }
+    if (this.type === "Q6_K") {
+      // Super-blocks of 105 u16 words: 96 of random ql/qh bits, 8 of int8 scales (-128 -> 0, so
+      // they are symmetric and the mean weight is 0), then the f16 d picked by a random word.
+      // Each block reads 106 random u16 (53 u32).
+      const nBlocks = bytes / 210;
+      const rnd = new Uint32Array(nBlocks * 53);
+      this.random(rnd, 0, rnd.length);
+      const r16 = new Uint16Array(rnd.buffer);
+      for (let b = 0, o = 0, r = 0; b < nBlocks; b++, o += 105, r += 106) {
+        w16.set(r16.subarray(r, r + 96), o);
+        for (let j = 96; j < 104; j++) w16[o + j] = Q8_0_WORD_TABLE[r16[r + j]!]!;
+        w16[o + 104] = this.scales[r16[r + 104]! & 63]!;
+      }
+      return;
+    }
     if (this.type === "Q4_0" || this.type === "Q8_0") {
       // Blocks of 9 (Q4_0) or 17 (Q8_0) u16 words: the f16 scale, then the quants; each block
       // reads 10 or 18 random u16 (5 or 9 u32).

@@ -4,7 +4,7 @@
 
 import { encodeGgufHeader, writeGguf, writeGgufSync, type GgufLayout, type GgufTensorSpec, type GgufFileSpec } from "../gguf/writer.js";
 import { gguf, type GgufValue } from "../gguf/types.js";
-import { quantizeInto, RandomWeightFiller } from "../gguf/quant.js";
+import { isRandomFillType, quantizeInto, RandomWeightFiller } from "../gguf/quant.js";
 import { trainBpeVocab, type BpeVocab } from "./bpe-train.js";
 
 // --- Configuration ---
@@ -41,7 +41,16 @@ export interface SyntheticConfig {
 }
 
 /** Storage type of the large matrices (norms, conv kernels, router and 1-D tensors stay F32). */
-export type WeightType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0";
+export type WeightType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0" | "Q4_1" | "Q5_0" | "Q5_1" | "Q4_K" | "Q5_K" | "Q6_K" | "Q4_K_M" | "Q5_K_M";
+
+/**
+ * llama.cpp quantization mixes (llama-quantize ftypes): a base type (Q4_K / Q5_K) with some
+ * tensors raised to Q6_K as llama_tensor_get_type does; see {@link mixTensorType}.
+ */
+export type MixType = "Q4_K_M" | "Q5_K_M";
+
+/** The ggml type of one stored tensor. */
+export type TensorType = Exclude<WeightType, MixType>;
 
 /** Options of {@link writeSyntheticModel}. */
 export interface SyntheticOptions {
@@ -131,7 +140,7 @@ export const PRESETS: Readonly<Record<"tiny" | "tinyMoe" | "lfm2-1.2b" | "lfm2-8
 };
 
 // GGUF general.file_type (enum llama_ftype) of each weight type.
-const FILE_TYPE: Record<WeightType, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, BF16: 32 };
+const FILE_TYPE: Record<WeightType, number> = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q5_0: 8, Q5_1: 9, BF16: 32, Q4_K: 14, Q5_K: 16, Q6_K: 18, Q4_K_M: 15, Q5_K_M: 17 };
 
 // --- Seeded randomness ---
 
@@ -205,7 +214,7 @@ function rotl(x: number, k: number): number {
 interface TensorPlan {
   name: string;
   dims: number[];
-  type: WeightType;
+  type: TensorType;
   mean: number;
   std: number;
   big: boolean;
@@ -242,6 +251,49 @@ function resolve(cfg: SyntheticConfig): Required<SyntheticConfig> {
   return r;
 }
 
+// --- llama.cpp mixes ---
+
+/** llama.cpp's use_more_bits: the first and last eighth of the layers and every third between. */
+function useMoreBits(i: number, n: number): boolean {
+  const e = Math.floor(n / 8);
+  return i < e || i >= Math.floor((7 * n) / 8) || (i - e) % 3 === 2;
+}
+
+/** llama.cpp's replacement when a row is not a multiple of 256 (convert_incompatible_tensor). */
+const K_FALLBACK: Partial<Record<TensorType, TensorType>> = { Q4_K: "Q5_0", Q5_K: "Q5_1", Q6_K: "Q8_0" };
+
+/**
+ * The type llama.cpp's llama_tensor_get_type picks for a weight matrix of an LFM2 / LFM2-MoE
+ * model under `type` (only mixes differ from `type`). For Q4_K_M / Q5_K_M (base Q4_K / Q5_K):
+ * - output.weight, or token_embd.weight when there is no output.weight (tied head): Q6_K
+ *   (Q8_0 if ne0 is not a multiple of 256); an untied token_embd keeps the base type;
+ * - attn_v.weight: Q6_K when use_more_bits(i, n) for i = its index among the n attention
+ *   layers (llama.cpp counts attn_v tensors, and only attention layers have one);
+ * - ffn_down (dense) and ffn_down_exps (MoE): Q6_K when use_more_bits(layer, n_layer) (one
+ *   ffn_down tensor per layer, so llama.cpp's counter and the parsed block index agree);
+ * - everything else (attn_q/k/output, shortconv in/out_proj, ffn_gate/up and their _exps): base.
+ *   n_expert is 32 or 64 here, so the 8-expert attn_v/attn_k/attn_output rules do not apply.
+ * Then a row length (ne0) that is not a multiple of 256 falls back to Q5_0 / Q5_1 / Q8_0 for
+ * Q4_K / Q5_K / Q6_K. 1-D tensors, norms, shortconv.conv and ffn_gate_inp are never passed here
+ * (they stay F32).
+ */
+export function mixTensorType(type: WeightType, name: string, ne0: number, c: Pick<Required<SyntheticConfig>, "attnLayers" | "nLayers" | "tiedOutput">): TensorType {
+  if (type !== "Q4_K_M" && type !== "Q5_K_M") return type;
+  let t: TensorType = type === "Q4_K_M" ? "Q4_K" : "Q5_K";
+  const layer = /^blk\.(\d+)\./.exec(name);
+  const il = layer ? Number(layer[1]) : -1;
+  if (name === "output.weight" || (c.tiedOutput && name === "token_embd.weight")) {
+    t = ne0 % 256 === 0 ? "Q6_K" : "Q8_0";
+  } else if (name.includes("attn_v.weight")) {
+    const attn = [...c.attnLayers].sort((a, b) => a - b);
+    if (useMoreBits(attn.indexOf(il), attn.length)) t = "Q6_K";
+  } else if (name.includes("ffn_down")) {
+    if (useMoreBits(il, c.nLayers)) t = "Q6_K";
+  }
+  if (ne0 % 256 !== 0) t = K_FALLBACK[t] ?? t;
+  return t;
+}
+
 /** Every tensor of the model, in file order, with its init distribution. */
 function planTensors(c: Required<SyntheticConfig>, type: WeightType): TensorPlan[] {
   const H = c.hidden;
@@ -249,7 +301,7 @@ function planTensors(c: Required<SyntheticConfig>, type: WeightType): TensorPlan
   const nkv = c.nKvHeads * hd;
   const out: TensorPlan[] = [];
   const mat = (name: string, dims: number[], std: number): void => {
-    out.push({ name, dims, type, mean: 0, std, big: true });
+    out.push({ name, dims, type: mixTensorType(type, name, dims[0]!, c), mean: 0, std, big: true });
   };
   const f32 = (name: string, dims: number[], mean: number, std: number): void => {
     out.push({ name, dims, type: "F32", mean, std, big: false });
@@ -301,7 +353,8 @@ function* tensorBytes(plan: TensorPlan, seed: number, fast: boolean): Generator<
   const rows = plan.dims.slice(1).reduce((a, b) => a * b, 1);
   const rowsPerChunk = Math.max(1, Math.floor((1 << 20) / ne0));
   const words = streamSeed(seed, plan.name);
-  if (fast && plan.big) {
+  // The fast path covers the benchmark types; the rest (Q4_1/Q5_0/Q5_1) are encoded from floats.
+  if (fast && plan.big && isRandomFillType(plan.type)) {
     const filler = new RandomWeightFiller(plan.type, plan.std, words);
     for (let r = 0; r < rows; r += rowsPerChunk) {
       const n = Math.min(rowsPerChunk, rows - r) * ne0;
@@ -322,13 +375,19 @@ function* tensorBytes(plan: TensorPlan, seed: number, fast: boolean): Generator<
   }
 }
 
-function bytesOf(type: WeightType, n: number): number {
+function bytesOf(type: TensorType, n: number): number {
   switch (type) {
     case "F32": return 4 * n;
     case "F16":
     case "BF16": return 2 * n;
     case "Q8_0": return (n / 32) * 34;
     case "Q4_0": return (n / 32) * 18;
+    case "Q4_1": return (n / 32) * 20;
+    case "Q5_0": return (n / 32) * 22;
+    case "Q5_1": return (n / 32) * 24;
+    case "Q4_K": return (n / 256) * 144;
+    case "Q5_K": return (n / 256) * 176;
+    case "Q6_K": return (n / 256) * 210;
   }
 }
 
@@ -409,8 +468,9 @@ export function syntheticModelSpec(cfg: SyntheticConfig, opts: SyntheticOptions)
   for (const plan of planTensors(c, opts.type)) {
     if (omit.has(plan.name)) continue;
     const dims = opts.overrideShapes?.[plan.name] ?? plan.dims;
-    if (plan.type !== "F32" && plan.type !== "F16" && plan.type !== "BF16" && dims[0]! % 32 !== 0) {
-      throw new Error(`[synthetic] ${plan.name}: ne0 = ${dims[0]} is not a multiple of 32, cannot store as ${plan.type}`);
+    const block = plan.type === "Q4_K" || plan.type === "Q5_K" || plan.type === "Q6_K" ? 256 : 32;
+    if (plan.type !== "F32" && plan.type !== "F16" && plan.type !== "BF16" && dims[0]! % block !== 0) {
+      throw new Error(`[synthetic] ${plan.name}: ne0 = ${dims[0]} is not a multiple of ${block}, cannot store as ${plan.type}`);
     }
     const p = { ...plan, dims };
     tensors.push({ name: p.name, dims: p.dims, type: p.type, data: () => tensorBytes(p, seed, opts.fast ?? false) });

@@ -111,7 +111,18 @@ bool block_shape(uint32_t type, int64_t* block, int64_t* bytes) {
     case GgmlType::kBF16: *block = 1; *bytes = 2; return true;
     case GgmlType::kQ8_0: *block = kQK8_0; *bytes = sizeof(BlockQ8_0); return true;
     case GgmlType::kQ4_0: *block = kQK4_0; *bytes = sizeof(BlockQ4_0); return true;
-    default: return false;
+    case GgmlType::kQ4_K: *block = 256; *bytes = 144; return true;
+    case GgmlType::kQ5_K: *block = 256; *bytes = 176; return true;
+    case GgmlType::kQ6_K: *block = 256; *bytes = 210; return true;  // ggml block_q6_K
+    default: {
+      // Any other known type (Q4_1, Q5_0, Q5_1, K-quants): the shape from the type table; the
+      // caller still requires a kernel in the table.
+      const TypeTraits& t = type_traits(type);
+      if (t.name == nullptr) return false;
+      *block = t.block_size;
+      *bytes = t.type_size;
+      return true;
+    }
   }
 }
 

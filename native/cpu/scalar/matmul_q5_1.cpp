@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+// Scalar reference: y[t*ldy + r] = sum_c w[r,c] * x[t*ldx + c], Q5_1 weights, rows [r0, r1).
+// Layout (kernels_legacy.h): row r at w + r*w_row_bytes, n_cols/32 blocks of 24 bytes (f16 d,
+// f16 m, u32 qh little-endian, 16 bytes of nibbles; bit 4 of element j is bit j of qh).
+// w[r,c] = q * d + m in float32 (ggml's dequantize_row_q5_1 value: q * d is exact, the sum is
+// rounded once). Products with x are exact in double and summed in double. n_cols a multiple
+// of 32; no alignment needed.
+
+#include <cstring>
+
+#include "../kernel_sets.h"
+#include "../kernels_legacy.h"
+
+namespace lfm::cpu::scalar {
+
+void matmul_q5_1(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes, const float* x,
+                 int64_t ldx, int64_t n_cols, int64_t n_tok, int64_t r0, int64_t r1) {
+  const int64_t n_blocks = n_cols / kQKLegacy;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* wr = w + r * w_row_bytes;
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const float* xt = x + t * ldx;
+      double acc = 0.0;
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const uint8_t* blk = wr + b * kQ5_1Bytes;
+        uint16_t d_bits, m_bits;
+        uint32_t qh;
+        std::memcpy(&d_bits, blk, 2);
+        std::memcpy(&m_bits, blk + 2, 2);
+        std::memcpy(&qh, blk + 4, 4);
+        const float d = fp16_to_fp32(d_bits), m = fp16_to_fp32(m_bits);
+        const uint8_t* qs = blk + 8;
+        const float* xb = xt + b * kQKLegacy;
+        for (int j = 0; j < kQKLegacy / 2; ++j) {
+          const int q0 = (qs[j] & 0x0f) | static_cast<int>(((qh >> j) & 1u) << 4);
+          const int q1 = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
+          const float w0 = static_cast<float>(q0) * d + m;
+          const float w1 = static_cast<float>(q1) * d + m;
+          acc += static_cast<double>(w0) * xb[j];
+          acc += static_cast<double>(w1) * xb[j + kQKLegacy / 2];
+        }
+      }
+      y[t * ldy + r] = static_cast<float>(acc);
+    }
+  }
+}
+
+}  // namespace lfm::cpu::scalar
