@@ -4,38 +4,17 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LfmError } from "./errors.js";
+import type { ModelInfo } from "./types.js";
 
 export interface NativeRuntimeInfo {
   cpu: { isa: string; bestIsa: string; features: string[]; physicalCores: number };
   cuda: { available: boolean };
 }
 
-export interface NativeModelInfo {
+/** What the addon reports of a model; lib/model.ts adds the tokenizer-derived fields. */
+export type NativeModelInfo = Omit<ModelInfo, "architecture" | "attentionLayers" | "bosId" | "eosId" | "eogIds" | "device"> & {
   architecture: string;
-  name: string;
-  vocabSize: number;
-  contextLength: number;
-  embeddingLength: number;
-  layerCount: number;
-  layerKinds: ("conv" | "attention")[];
-  headCount: number;
-  headCountKv: number[];
-  headDim: number;
-  convLCache: number;
-  feedForwardLength: number[];
-  expertCount: number;
-  expertUsedCount: number;
-  expertFeedForwardLength: number;
-  leadingDenseBlockCount: number;
-  normEps: number;
-  ropeFreqBase: number;
-  tensorTypes: Record<string, number>;
-  parameterCount: number;
-  fileSize: number;
-  ggufVersion: number;
-  threads: number;
-  isa: string;
-}
+};
 
 export interface NativeVocab {
   tokens: string[];
