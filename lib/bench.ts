@@ -31,6 +31,9 @@ export interface BenchResult {
   rows: BenchRow[];
   /** Bytes of weights one decode step reads (all dense tensors + the selected experts). */
   bytesPerToken: number;
+  /** Resident memory of the process after lfm2's first repetition (before llama.cpp loads). */
+  residentBytes: number;
+  fileBytes: number;
 }
 
 function summarise(engine: BenchRow["engine"], test: string, samples: number[]): BenchRow {
@@ -122,22 +125,28 @@ export async function bench(path: string, o: BenchOptions): Promise<BenchResult>
   const model = await loadModel(path, { threads: o.threads });
   const V = model.info.vocabSize;
   const bytesPerToken = decodeBytesPerToken(model);
-  let ref: LlamaCppRunner | undefined;
-  if (o.llamaCpp) {
-    try {
-      ref = await llamaCppRunner(path, o, V);
-    } catch (err) {
-      log(`llama.cpp unavailable: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
+  const fileBytes = model.info.fileSize;
   const samples = { lfm2: { pp: [] as number[], tg: [] as number[] }, "llama.cpp": { pp: [] as number[], tg: [] as number[] } };
   await oursOnce(model, { ...o, promptTokens: Math.min(32, o.promptTokens), genTokens: 4 }, 999); // warm-up (page in weights)
-  if (ref) await ref.once(999);
+  let ref: LlamaCppRunner | undefined;
+  let residentBytes = 0;
   for (let r = 0; r < o.reps; r++) {
     const [pp, tg] = await oursOnce(model, o, r);
     samples.lfm2.pp.push(pp);
     samples.lfm2.tg.push(tg);
     log(`rep ${r + 1}/${o.reps}: lfm2 pp ${pp.toFixed(1)} tg ${tg.toFixed(1)}`);
+    if (r === 0) {
+      residentBytes = process.memoryUsage().rss;
+      // llama.cpp joins only now, so the figure above is lfm2's alone.
+      if (o.llamaCpp) {
+        try {
+          ref = await llamaCppRunner(path, o, V);
+          await ref.once(999);
+        } catch (err) {
+          log(`llama.cpp unavailable: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    }
     if (ref) {
       const [lp, lt] = await ref.once(r);
       samples["llama.cpp"].pp.push(lp);
@@ -153,7 +162,7 @@ export async function bench(path: string, o: BenchOptions): Promise<BenchResult>
     rows.push(summarise(engine, `pp${o.promptTokens}`, samples[engine].pp));
     rows.push(summarise(engine, `tg${o.genTokens}`, samples[engine].tg));
   }
-  return { model: path, rows, bytesPerToken };
+  return { model: path, rows, bytesPerToken, residentBytes, fileBytes };
 }
 
 /** Formats a result as a table with ratios and the decode bandwidth floor. */
@@ -167,6 +176,7 @@ export function formatBench(r: BenchResult, o: BenchOptions): string {
     const a = get("lfm2", t), b = get("llama.cpp", t);
     if (a && b) lines.push(`ratio lfm2 / llama.cpp ${t}: ${(a / b).toFixed(2)}x`);
   }
+  lines.push(`lfm2 resident memory: ${(r.residentBytes / 2 ** 30).toFixed(2)} GiB (file ${(r.fileBytes / 2 ** 30).toFixed(2)} GiB, weights stay mapped)`);
   const floor = o.bandwidth / r.bytesPerToken;
   lines.push(`decode reads ${(r.bytesPerToken / 1e9).toFixed(3)} GB/token; bandwidth floor at ${(o.bandwidth / 1e9).toFixed(0)} GB/s: ${floor.toFixed(1)} t/s`);
   for (const e of ["lfm2", "llama.cpp"]) {

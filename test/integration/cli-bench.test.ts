@@ -24,6 +24,7 @@ describe("lfm2 bench", () => {
     expect(r.stdout).toMatch(/^llama\.cpp\s+tg8\s+\d+\.\d+/m);
     expect(r.stdout).toMatch(/ratio lfm2 \/ llama\.cpp pp: \d+\.\d+x/);
     expect(r.stdout).toMatch(/decode reads 0\.\d+ GB\/token; bandwidth floor/);
+    expect(r.stdout).toMatch(/lfm2 resident memory: \d+\.\d+ GiB \(file 0\.\d+ GiB/);
   });
 
   it("rejects bad input with a code and a non-zero exit", () => {
