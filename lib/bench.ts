@@ -38,7 +38,9 @@ export interface BenchResult {
 
 function summarise(engine: BenchRow["engine"], test: string, samples: number[]): BenchRow {
   const s = [...samples].sort((a, b) => a - b);
-  return { engine, test, samples, median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s[s.length - 1]! };
+  const mid = s.length >> 1;
+  const median = s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return { engine, test, samples, median, min: s[0]!, max: s[s.length - 1]! };
 }
 
 /** Deterministic token ids in [14, vocab) (skips the control tokens). */
