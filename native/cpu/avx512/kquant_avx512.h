@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
-// AVX-512 Q4_K / Q5_K: sub-block dequantization and the matmul tile driver, for
-// matmul_q4_k.cpp, matmul_q5_k.cpp and dequant_row_kquant.cpp of this folder only.
+// AVX-512 K-quants: the matmul tile driver and row dequantizer shared by Q4_K / Q5_K (weight
+// structs here) and Q6_K (q6_k_avx512.h), for the K-quant kernel files of this folder only.
 // Internal linkage only (static / anonymous namespace), see simd_avx512.h.
 //
 // A weight struct W describes one K-quant type:
 //   static constexpr int64_t kBlockBytes;                       // bytes of a 256 super-block
-//   static void scales(const uint8_t* blk, float dm[16]);        // d*sc_j (j < 8), dmin*m_j
+//   static void scales(const uint8_t* blk, float dm[16]);        // two factors per step j:
+//                                                                // dm[j] and dm[8 + j]
 //   static void load(const uint8_t* blk, int j, float d1, float m1, __m512 w[2]);
+//     (Q4_K / Q5_K: d1 = d*sc_j, m1 = dmin*m_j; Q6_K: the scales of the two 16-column halves)
 //     the 32 values of sub-block j, exact: a table fl(q*d1 - m1) per quant level (q*d1 is exact,
 //     so the FMA rounds like ggml's mul-then-sub), indexed with vpermps by the quants.
 #pragma once
