@@ -6,6 +6,11 @@ import { join } from "node:path";
 import { PRESETS, writeSyntheticModelSync, type SyntheticConfig, type SyntheticOptions, type WeightType } from "../../lib/synthetic/model.js";
 
 export const WEIGHT_TYPES: readonly WeightType[] = ["F32", "F16", "BF16", "Q8_0", "Q4_0"];
+/** Types added later: the legacy blocks, and the K-quants (which need rows of 256-multiples). */
+export const LEGACY_TYPES: readonly WeightType[] = ["Q4_1", "Q5_0", "Q5_1"];
+export const K_TYPES: readonly WeightType[] = ["Q4_K", "Q5_K", "Q6_K", "Q4_K_M", "Q5_K_M"];
+/** Widths that are multiples of the K-quant super-block (256) for the tiny shapes. */
+export const K_QUANT_CONFIG = { hidden: 256, ffn: 512, expertFfn: 256 } as const;
 export const ARCHS = ["lfm2", "lfm2moe"] as const;
 export type Arch = (typeof ARCHS)[number];
 

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadModel, runtimeInfo } from "../../lib/index.js";
 import { native } from "../../lib/native.js";
 import { maxRelError, promptTokens, rows } from "../helpers/compare.js";
-import { ARCHS, tinyModel, WEIGHT_TYPES } from "../helpers/models.js";
+import { ARCHS, K_QUANT_CONFIG, K_TYPES, LEGACY_TYPES, tinyModel, WEIGHT_TYPES } from "../helpers/models.js";
 import { ISA_MODEL_REL_TOL } from "../helpers/tolerance.js";
 
 const ORDER = ["scalar", "avx2", "avx512"];
@@ -32,8 +32,8 @@ describe("kernel sets", () => {
   });
 
   describe.each(ARCHS)("%s", (arch) => {
-    it.each(WEIGHT_TYPES)("%s: every ISA matches scalar", async (type) => {
-      const path = tinyModel(arch, type);
+    it.each([...WEIGHT_TYPES, ...LEGACY_TYPES, ...K_TYPES])("%s: every ISA matches scalar", async (type) => {
+      const path = tinyModel(arch, type, K_TYPES.includes(type) ? { config: K_QUANT_CONFIG } : {});
       const prompt = promptTokens(16, 1024, 12);
       const ref = await logitsWith("scalar", path, prompt);
       for (const isa of isas.slice(1)) {

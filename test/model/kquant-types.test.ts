@@ -5,12 +5,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadModel, type Model } from "../../lib/index.js";
 import { maxRelError, promptTokens, rows } from "../helpers/compare.js";
 import { llamaCppDisposeAll, llamaCppLogits } from "../helpers/llama-cpp.js";
-import { ARCHS, tinyModel, type Arch } from "../helpers/models.js";
+import { ARCHS, K_QUANT_CONFIG, tinyModel, type Arch } from "../helpers/models.js";
 import { referenceForward } from "../helpers/reference.js";
 import { F32_LOGITS_FLOOR, MODEL_REL_TOL } from "../helpers/tolerance.js";
 
 const TYPES = ["Q4_K", "Q5_K"] as const;
-const WIDE = { hidden: 256, ffn: 512, expertFfn: 256 };
+const WIDE = K_QUANT_CONFIG;
 
 const opened: Model[] = [];
 const table: string[] = [];

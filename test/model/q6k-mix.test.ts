@@ -8,14 +8,13 @@ import { mixTensorType, PRESETS, type SyntheticConfig } from "../../lib/syntheti
 import { maxRelError, promptTokens, rows } from "../helpers/compare.js";
 import { readGguf } from "../helpers/gguf-read.js";
 import { llamaCppDisposeAll, llamaCppLogits } from "../helpers/llama-cpp.js";
-import { ARCHS, tinyConfig, tinyModel, type Arch } from "../helpers/models.js";
+import { ARCHS, K_QUANT_CONFIG, tinyConfig, tinyModel, type Arch } from "../helpers/models.js";
 import { referenceForward } from "../helpers/reference.js";
 import { F32_LOGITS_FLOOR, MODEL_REL_TOL } from "../helpers/tolerance.js";
 
 const ID = { F32: 0, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14 } as const;
 const TYPES = ["Q6_K", "Q4_K_M", "Q5_K_M"] as const;
-const K_CONFIG = (arch: Arch): Partial<SyntheticConfig> =>
-  arch === "lfm2" ? { hidden: 256, ffn: 512 } : { hidden: 256, ffn: 512, expertFfn: 256 };
+const K_CONFIG = (_arch: Arch): Partial<SyntheticConfig> => K_QUANT_CONFIG;
 
 const opened: Model[] = [];
 const table: string[] = [];
