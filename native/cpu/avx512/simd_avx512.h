@@ -189,7 +189,7 @@ static inline void mm_tile(float* y, int64_t ldy, const uint8_t* w, int64_t w_ro
 }
 
 // Rows [r0, r1) x tokens [0, n_tok): blocks of rows whose weights fit in L2 (kTileBytes), then
-// tiles of 4 tokens, then 4 rows at a time (single rows for the remainder).
+// tiles of 4 tokens, then 4 rows at a time (8 for a single token; single rows for the remainder).
 template <class W>
 static inline void mm_run(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes,
                           const float* x, int64_t ldx, int64_t n_cols, int64_t n_tok, int64_t r0,
@@ -202,6 +202,11 @@ static inline void mm_run(float* y, int64_t ldy, const uint8_t* w, int64_t w_row
     for (int64_t t = 0; t < n_tok; t += TB) {
       const int64_t tb = n_tok - t < TB ? n_tok - t : TB;
       int64_t r = rb0;
+      if (tb == 1) {
+        // Decode: 8 rows per tile (16 accumulators + 8 row streams) keep more loads in flight
+        // than 4 (measured on the 8B-A1B Q4_0 model: 16.5 -> 19.7 tokens/s with 2 threads).
+        for (; r + 8 <= rb1; r += 8) mm_tile<W, 8, 1>(y, ldy, w, w_row_bytes, x, ldx, n_cols, r, t);
+      }
       for (; r + RB <= rb1; r += RB) {
         switch (tb) {
           case 1: mm_tile<W, RB, 1>(y, ldy, w, w_row_bytes, x, ldx, n_cols, r, t); break;
