@@ -1,5 +1,6 @@
 // Kernel test helpers: the _runKernel hook, the ISAs this CPU supports, a seeded RNG, f16/bf16
 // and Q8_0/Q4_0 encoders (with their exact decoded values in float64) and expectAllClose.
+import { dequantize } from "../../lib/gguf/quant.js";
 import { createRng } from "../../lib/util/random.js";
 import { expect } from "vitest";
 import { native } from "../../lib/native.js";
@@ -220,4 +221,70 @@ export function expectBitExact(actual: Float32Array, expected: Float32Array, lab
       expect.fail(`${label}: element ${i} differs: got ${actual[i]} expected ${expected[i]}`);
     }
   }
+}
+
+// --- matmul harness shared by the matmul tests of every weight type
+
+/** Written into y before a matmul: rows outside [r0, r1) and the ldy padding must keep it. */
+export const MATMUL_SENTINEL = 777.25;
+
+/** One matmul call: W [rows, cols] (bytes at wOffset), tokens nTok, output rows [r0, r1). */
+export interface MatmulCase {
+  rows: number; cols: number; nTok: number; r0: number; r1: number;
+  ldx: number; ldy: number; wOffset: number;
+}
+
+/**
+ * The float64 product over the exact weight values, and for each output the sum of |w*x| (the
+ * scale the tolerances are relative to). Outputs outside [r0, r1) hold the sentinel.
+ */
+export function matmulReference(values: ArrayLike<number>, x: Float32Array, c: MatmulCase) {
+  const y = new Float64Array(c.nTok * c.ldy).fill(MATMUL_SENTINEL);
+  const scale = new Float64Array(c.nTok * c.ldy);
+  for (let t = 0; t < c.nTok; t++) {
+    for (let r = c.r0; r < c.r1; r++) {
+      let acc = 0;
+      let abs = 0;
+      for (let k = 0; k < c.cols; k++) {
+        const p = values[r * c.cols + k]! * x[t * c.ldx + k]!;
+        acc += p;
+        abs += Math.abs(p);
+      }
+      y[t * c.ldy + r] = acc;
+      scale[t * c.ldy + r] = abs;
+    }
+  }
+  return { y, scale };
+}
+
+/** Runs the matmul kernel of one ISA for ggml type id `typeId` on a sentinel-filled y. */
+export function runMatmul(isa: string, typeId: number, bytes: Uint8Array, x: Float32Array, c: MatmulCase): Float32Array {
+  return runKernel(isa, "matmul", {
+    type: typeId, w: bytes, nRows: c.rows, nCols: c.cols, x, nTok: c.nTok, ldx: c.ldx,
+    ldy: c.ldy, r0: c.r0, r1: c.r1, y: new Float32Array(c.nTok * c.ldy).fill(MATMUL_SENTINEL),
+    wOffset: c.wOffset,
+  });
+}
+
+// --- Q4_K / Q5_K test weights
+
+export const KQUANT_TYPES = { Q4_K: { id: 12, bytes: 144 }, Q5_K: { id: 13, bytes: 176 } } as const;
+export type KQuantType = keyof typeof KQUANT_TYPES;
+
+/** Random valid super-blocks: random f16 d/dmin (some negative or subnormal), scales, quants. */
+export function makeKQuantWeights(type: KQuantType, rows: number, cols: number, rng: Rng): { bytes: Uint8Array; values: Float64Array } {
+  const bb = KQUANT_TYPES[type].bytes;
+  const nb = (rows * cols) / 256;
+  const bytes = new Uint8Array(nb * bb);
+  for (let b = 0; b < nb; b++) {
+    const o = b * bb;
+    for (let i = 4; i < bb; i++) bytes[o + i] = rng.int(0, 255);
+    const d = randomF16Bits(rng, 4, 10) & (rng.next() < 0.1 ? 0xffff : 0x7fff);
+    const m = randomF16Bits(rng, 4, 12) & (rng.next() < 0.1 ? 0xffff : 0x7fff);
+    bytes[o] = d & 0xff;
+    bytes[o + 1] = d >> 8;
+    bytes[o + 2] = m & 0xff;
+    bytes[o + 3] = m >> 8;
+  }
+  return { bytes, values: dequantize(type, bytes, rows * cols) };
 }

@@ -2,49 +2,16 @@
 // from the exact dequantized weights, and every SIMD ISA of this CPU vs scalar. Rows outside
 // [r0, r1) and the padding of ldy must stay untouched.
 import { describe, it } from "vitest";
-import { expectAllClose, Rng, runKernel, simdIsas } from "../helpers/kernels.js";
+import { expectAllClose, matmulReference, Rng, runMatmul, simdIsas, type MatmulCase } from "../helpers/kernels.js";
 import { LEGACY_IDS, LEGACY_TYPES, makeLegacyWeights, type LegacyType, type LegacyWeights } from "../helpers/legacy-weights.js";
 import { matmulScaleTol, SCALAR_REL, SCALAR_SCALE } from "../helpers/tolerance.js";
 
-const SENTINEL = 777.25;
 const COLS = [32, 64, 96, 160, 224, 2048];
 const N_TOK = [1, 2, 3, 5, 8, 13];
 const ROWS = [1, 3, 5, 7, 9, 13];
 
-interface Case {
-  rows: number; cols: number; nTok: number; r0: number; r1: number;
-  ldx: number; ldy: number; wOffset: number;
-}
-
-function reference(w: LegacyWeights, x: Float32Array, c: Case) {
-  const y = new Float64Array(c.nTok * c.ldy).fill(SENTINEL);
-  const scale = new Float64Array(c.nTok * c.ldy);
-  for (let t = 0; t < c.nTok; t++) {
-    for (let r = c.r0; r < c.r1; r++) {
-      let acc = 0;
-      let abs = 0;
-      for (let k = 0; k < c.cols; k++) {
-        const p = w.values[r * c.cols + k]! * x[t * c.ldx + k]!;
-        acc += p;
-        abs += Math.abs(p);
-      }
-      y[t * c.ldy + r] = acc;
-      scale[t * c.ldy + r] = abs;
-    }
-  }
-  return { y, scale };
-}
-
-function run(isa: string, type: LegacyType, w: LegacyWeights, x: Float32Array, c: Case): Float32Array {
-  return runKernel(isa, "matmul", {
-    type: LEGACY_IDS[type], w: w.bytes, nRows: c.rows, nCols: c.cols, x, nTok: c.nTok, ldx: c.ldx,
-    ldy: c.ldy, r0: c.r0, r1: c.r1, y: new Float32Array(c.nTok * c.ldy).fill(SENTINEL),
-    wOffset: c.wOffset,
-  });
-}
-
-function cases(): Case[] {
-  const out: Case[] = [];
+function cases(): MatmulCase[] {
+  const out: MatmulCase[] = [];
   COLS.forEach((cols, i) => {
     const rows = cols >= 2048 ? 21 : ROWS[i % ROWS.length]!;
     const nTok = N_TOK[i % N_TOK.length]!;
@@ -66,7 +33,7 @@ function cases(): Case[] {
   return out;
 }
 
-const name = (c: Case) =>
+const name = (c: MatmulCase) =>
   `${c.rows}x${c.cols} nTok=${c.nTok} rows [${c.r0},${c.r1}) ldx=${c.ldx} ldy=${c.ldy} wOffset=${c.wOffset}`;
 
 describe.each(LEGACY_TYPES)("matmul %s", (type) => {
@@ -74,15 +41,15 @@ describe.each(LEGACY_TYPES)("matmul %s", (type) => {
     const rng = new Rng(2000 + c.cols * 31 + c.nTok * 7 + c.rows);
     const w = makeLegacyWeights(type, c.rows, c.cols, rng);
     const x = rng.f32Array(c.nTok * c.ldx);
-    const ref = reference(w, x, c);
-    const scalar = run("scalar", type, w, x, c);
+    const ref = matmulReference(w.values, x, c);
+    const scalar = runMatmul("scalar", LEGACY_IDS[type], w.bytes, x, c);
 
     it("scalar matches the float64 reference", () => {
       expectAllClose(scalar, ref.y, `scalar ${type}`, { rtol: SCALAR_REL, scale: ref.scale, scaleTol: SCALAR_SCALE });
     });
 
     it.each(simdIsas())("%s matches scalar", (isa) => {
-      const got = run(isa, type, w, x, c);
+      const got = runMatmul(isa, LEGACY_IDS[type], w.bytes, x, c);
       expectAllClose(got, scalar, `${isa} ${type}`, { scale: ref.scale, scaleTol: matmulScaleTol(c.cols) });
     });
   });

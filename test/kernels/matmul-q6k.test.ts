@@ -4,18 +4,14 @@
 // untouched.
 import { describe, expect, it } from "vitest";
 import { dequantize } from "../../lib/gguf/quant.js";
-import { expectAllClose, randomF16Bits, Rng, runKernel, simdIsas } from "../helpers/kernels.js";
+import {
+  expectAllClose, matmulReference, randomF16Bits, Rng, runKernel, runMatmul, simdIsas, type MatmulCase,
+} from "../helpers/kernels.js";
 import { matmulScaleTol, SCALAR_REL, SCALAR_SCALE } from "../helpers/tolerance.js";
 
 const Q6_K = 14;
 const QK = 256;
 const BLOCK = 210;
-const SENTINEL = 777.25;
-
-interface Case {
-  rows: number; cols: number; nTok: number; r0: number; r1: number;
-  ldx: number; ldy: number; wOffset: number;
-}
 
 /** Random Q6_K rows: any ql/qh bits, int8 scales over the full range, f16 d of both signs. */
 function makeQ6KWeights(rows: number, cols: number, rng: Rng): { bytes: Uint8Array; values: Float64Array } {
@@ -32,35 +28,8 @@ function makeQ6KWeights(rows: number, cols: number, rng: Rng): { bytes: Uint8Arr
   return { bytes, values: dequantize("Q6_K", bytes, rows * cols) };
 }
 
-function reference(values: Float64Array, x: Float32Array, c: Case) {
-  const y = new Float64Array(c.nTok * c.ldy).fill(SENTINEL);
-  const scale = new Float64Array(c.nTok * c.ldy);
-  for (let t = 0; t < c.nTok; t++) {
-    for (let r = c.r0; r < c.r1; r++) {
-      let acc = 0;
-      let abs = 0;
-      for (let k = 0; k < c.cols; k++) {
-        const p = values[r * c.cols + k]! * x[t * c.ldx + k]!;
-        acc += p;
-        abs += Math.abs(p);
-      }
-      y[t * c.ldy + r] = acc;
-      scale[t * c.ldy + r] = abs;
-    }
-  }
-  return { y, scale };
-}
-
-function run(isa: string, bytes: Uint8Array, x: Float32Array, c: Case): Float32Array {
-  return runKernel(isa, "matmul", {
-    type: Q6_K, w: bytes, nRows: c.rows, nCols: c.cols, x, nTok: c.nTok, ldx: c.ldx,
-    ldy: c.ldy, r0: c.r0, r1: c.r1, y: new Float32Array(c.nTok * c.ldy).fill(SENTINEL),
-    wOffset: c.wOffset,
-  });
-}
-
-function cases(): Case[] {
-  const out: Case[] = [];
+function cases(): MatmulCase[] {
+  const out: MatmulCase[] = [];
   const N_TOK = [1, 2, 3, 5, 8];
   [256, 512, 2048].forEach((cols, i) => {
     for (const nTok of N_TOK) {
@@ -79,7 +48,7 @@ function cases(): Case[] {
   return out;
 }
 
-const name = (c: Case) =>
+const name = (c: MatmulCase) =>
   `${c.rows}x${c.cols} nTok=${c.nTok} rows [${c.r0},${c.r1}) ldx=${c.ldx} ldy=${c.ldy} wOffset=${c.wOffset}`;
 
 describe("matmul Q6_K", () => {
@@ -87,28 +56,28 @@ describe("matmul Q6_K", () => {
     const rng = new Rng(4000 + c.cols * 31 + c.nTok * 7 + c.rows);
     const w = makeQ6KWeights(c.rows, c.cols, rng);
     const x = rng.f32Array(c.nTok * c.ldx);
-    const ref = reference(w.values, x, c);
-    const scalar = run("scalar", w.bytes, x, c);
+    const ref = matmulReference(w.values, x, c);
+    const scalar = runMatmul("scalar", Q6_K, w.bytes, x, c);
 
     it("scalar matches the float64 reference", () => {
       expectAllClose(scalar, ref.y, "scalar Q6_K", { rtol: SCALAR_REL, scale: ref.scale, scaleTol: SCALAR_SCALE });
     });
 
     it.each(simdIsas())("%s matches scalar", (isa) => {
-      const got = run(isa, w.bytes, x, c);
+      const got = runMatmul(isa, Q6_K, w.bytes, x, c);
       expectAllClose(got, scalar, `${isa} Q6_K`, { scale: ref.scale, scaleTol: matmulScaleTol(c.cols) });
     });
   });
 
   it("catches a single flipped quant bit", () => {
     const rng = new Rng(9);
-    const c: Case = { rows: 4, cols: 256, nTok: 2, r0: 0, r1: 4, ldx: 256, ldy: 4, wOffset: 0 };
+    const c: MatmulCase = { rows: 4, cols: 256, nTok: 2, r0: 0, r1: 4, ldx: 256, ldy: 4, wOffset: 0 };
     const w = makeQ6KWeights(4, 256, rng);
     const x = rng.f32Array(512);
-    const ref = reference(w.values, x, c);
+    const ref = matmulReference(w.values, x, c);
     const bytes = w.bytes.slice();
     bytes[BLOCK + 128 + 40] ^= 0x10; // row 1, qh of the second half: bit 4 -> element 128+64+8
-    const got = run("scalar", bytes, x, c);
+    const got = runMatmul("scalar", Q6_K, bytes, x, c);
     expect(() => expectAllClose(got, ref.y, "flipped", { rtol: SCALAR_REL, scale: ref.scale, scaleTol: SCALAR_SCALE }))
       .toThrow(/out of tolerance/);
   });

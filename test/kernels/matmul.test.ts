@@ -3,51 +3,19 @@
 // outside [r0, r1) and the padding of ldy must stay untouched.
 import { describe, expect, it } from "vitest";
 import {
-  blockSize, expectAllClose, GGML, makeWeights, Rng, runKernel, simdIsas, type Weights, type WeightType,
+  blockSize, expectAllClose, GGML, makeWeights, matmulReference, Rng, runKernel, runMatmul, simdIsas,
+  type MatmulCase, type Weights, type WeightType,
 } from "../helpers/kernels.js";
 import { matmulScaleTol, SCALAR_REL, SCALAR_SCALE } from "../helpers/tolerance.js";
 
-const SENTINEL = 777.25;
 const TYPES: WeightType[] = ["F32", "F16", "BF16", "Q8_0", "Q4_0"];
 const COLS_ELEM = [1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 65, 100, 2048];
 const COLS_BLOCK = [32, 64, 96, 160, 224, 2048];
 const N_TOK = [1, 2, 3, 5, 8, 13];
 const ROWS = [1, 3, 5, 7, 9, 13];
 
-interface Case {
-  rows: number; cols: number; nTok: number; r0: number; r1: number;
-  ldx: number; ldy: number; wOffset: number;
-}
-
-function reference(w: Weights, x: Float32Array, c: Case) {
-  const y = new Float64Array(c.nTok * c.ldy).fill(SENTINEL);
-  const scale = new Float64Array(c.nTok * c.ldy);
-  for (let t = 0; t < c.nTok; t++) {
-    for (let r = c.r0; r < c.r1; r++) {
-      let acc = 0;
-      let abs = 0;
-      for (let k = 0; k < c.cols; k++) {
-        const p = w.values[r * c.cols + k]! * x[t * c.ldx + k]!;
-        acc += p;
-        abs += Math.abs(p);
-      }
-      y[t * c.ldy + r] = acc;
-      scale[t * c.ldy + r] = abs;
-    }
-  }
-  return { y, scale };
-}
-
-function run(isa: string, type: WeightType, w: Weights, x: Float32Array, c: Case): Float32Array {
-  return runKernel(isa, "matmul", {
-    type: GGML[type], w: w.bytes, nRows: c.rows, nCols: c.cols, x, nTok: c.nTok, ldx: c.ldx,
-    ldy: c.ldy, r0: c.r0, r1: c.r1, y: new Float32Array(c.nTok * c.ldy).fill(SENTINEL),
-    wOffset: c.wOffset,
-  });
-}
-
-function cases(type: WeightType): Case[] {
-  const out: Case[] = [];
+function cases(type: WeightType): MatmulCase[] {
+  const out: MatmulCase[] = [];
   const colsList = blockSize(type) === 1 ? COLS_ELEM : COLS_BLOCK;
   colsList.forEach((cols, i) => {
     const rows = cols >= 2048 ? 21 : ROWS[i % ROWS.length]!;
@@ -68,7 +36,7 @@ function cases(type: WeightType): Case[] {
   return out;
 }
 
-const name = (c: Case) =>
+const name = (c: MatmulCase) =>
   `${c.rows}x${c.cols} nTok=${c.nTok} rows [${c.r0},${c.r1}) ldx=${c.ldx} ldy=${c.ldy} wOffset=${c.wOffset}`;
 
 describe.each(TYPES)("matmul %s", (type) => {
@@ -76,15 +44,15 @@ describe.each(TYPES)("matmul %s", (type) => {
     const rng = new Rng(1000 + c.cols * 31 + c.nTok * 7 + c.rows);
     const w = makeWeights(type, c.rows, c.cols, rng);
     const x = rng.f32Array(c.nTok * c.ldx);
-    const ref = reference(w, x, c);
-    const scalar = run("scalar", type, w, x, c);
+    const ref = matmulReference(w.values, x, c);
+    const scalar = runMatmul("scalar", GGML[type], w.bytes, x, c);
 
     it("scalar matches the float64 reference", () => {
       expectAllClose(scalar, ref.y, `scalar ${type}`, { rtol: SCALAR_REL, scale: ref.scale, scaleTol: SCALAR_SCALE });
     });
 
     it.each(simdIsas())("%s matches scalar", (isa) => {
-      const got = run(isa, type, w, x, c);
+      const got = runMatmul(isa, GGML[type], w.bytes, x, c);
       expectAllClose(got, scalar, `${isa} ${type}`, { scale: ref.scale, scaleTol: matmulScaleTol(c.cols) });
     });
   });
@@ -94,10 +62,10 @@ describe("matmul guards", () => {
   it("expectAllClose catches a single wrong element", () => {
     const rng = new Rng(5);
     const w = makeWeights("Q4_0", 4, 64, rng);
-    const c: Case = { rows: 4, cols: 64, nTok: 2, r0: 0, r1: 4, ldx: 64, ldy: 4, wOffset: 0 };
+    const c: MatmulCase = { rows: 4, cols: 64, nTok: 2, r0: 0, r1: 4, ldx: 64, ldy: 4, wOffset: 0 };
     const x = rng.f32Array(128);
-    const ref = reference(w, x, c);
-    const y = run("scalar", "Q4_0", w, x, c);
+    const ref = matmulReference(w.values, x, c);
+    const y = runMatmul("scalar", GGML.Q4_0, w.bytes, x, c);
     y[5] = y[5]! + 1e-3 * ref.scale[5]!;
     expect(() => expectAllClose(y, ref.y, "perturbed", { rtol: SCALAR_REL, scale: ref.scale, scaleTol: 1e-5 }))
       .toThrow(/1\/8 elements out of tolerance/);
