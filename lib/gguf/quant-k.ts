@@ -9,7 +9,7 @@
 // with 6-bit sc_j / m_j packed in scales[12] (see scaleMin) and q the 4-bit (Q4_K) or 5-bit
 // (Q5_K) quant. The products are exact in float32, so only the subtraction rounds.
 import type { GgmlTypeName } from "./types.js";
-import { F16_TABLE, fp32ToFp16, type TypeCodec } from "./half.js";
+import { F16_TABLE, fp32ToFp16, type FloatArray, type TypeCodec } from "./half.js";
 
 const QK_K = 256;
 const f = Math.fround;
@@ -167,6 +167,33 @@ function encodeSuperBlock(
   }
 }
 
+/**
+ * Q4_K / Q5_K decoder: value = fl32(d*sc*q - dmin*m) per sub-block, as ggml. qs chunk c (32
+ * bytes at qsOff) holds element 64c+l in the low nibble of byte l and 64c+32+l in the high one;
+ * Q5_K (qhOff >= 0) adds bit 2c (resp. 2c+1) of qh[l] as the fifth bit.
+ */
+function decodeKQuant(src: Uint8Array, o: number, n: number, y: FloatArray, yo: number, typeSize: number, qsOff: number, qhOff: number): void {
+  for (let b = 0; b < n / QK_K; b++) {
+    const ob = o + typeSize * b;
+    const d = F16_TABLE[src[ob]! | (src[ob + 1]! << 8)]!;
+    const dmin = F16_TABLE[src[ob + 2]! | (src[ob + 3]! << 8)]!;
+    const yb = yo + QK_K * b;
+    for (let c = 0; c < 4; c++) {
+      const [s0, m0] = scaleMin(src, ob + 4, 2 * c);
+      const [s1, m1] = scaleMin(src, ob + 4, 2 * c + 1);
+      const d0 = f(d * s0), mm0 = f(dmin * m0), d1 = f(d * s1), mm1 = f(dmin * m1);
+      const q = ob + qsOff + 32 * c;
+      for (let l = 0; l < 32; l++) {
+        const byte = src[q + l]!;
+        const h = qhOff >= 0 ? src[ob + qhOff + l]! >> (2 * c) : 0;
+        // d*sc*q and dmin*m are exact; their difference is exact in float64, then rounded once.
+        y[yb + 64 * c + l] = f(d0 * ((byte & 0xf) | ((h & 1) << 4)) - mm0);
+        y[yb + 64 * c + 32 + l] = f(d1 * ((byte >> 4) | ((h & 2) << 3)) - mm1);
+      }
+    }
+  }
+}
+
 /** Block layout (ggml block_q4_K, 144 bytes): f16 d, f16 dmin, scales[12], qs[128]. */
 const q4_KCodec: TypeCodec = {
   type: "Q4_K",
@@ -186,26 +213,7 @@ const q4_KCodec: TypeCodec = {
       }
     }
   },
-  decode(src, o, n, y, yo) {
-    for (let b = 0; b < n / QK_K; b++) {
-      const ob = o + 144 * b;
-      const d = F16_TABLE[src[ob]! | (src[ob + 1]! << 8)]!;
-      const dmin = F16_TABLE[src[ob + 2]! | (src[ob + 3]! << 8)]!;
-      const yb = yo + QK_K * b;
-      for (let c = 0; c < 4; c++) {
-        const [s0, m0] = scaleMin(src, ob + 4, 2 * c);
-        const [s1, m1] = scaleMin(src, ob + 4, 2 * c + 1);
-        const d0 = f(d * s0), mm0 = f(dmin * m0), d1 = f(d * s1), mm1 = f(dmin * m1);
-        const q = ob + 16 + 32 * c;
-        for (let l = 0; l < 32; l++) {
-          const byte = src[q + l]!;
-          // d*sc*q and dmin*m are exact; their difference is exact in float64, then rounded once.
-          y[yb + 64 * c + l] = f(d0 * (byte & 0xf) - mm0);
-          y[yb + 64 * c + 32 + l] = f(d1 * (byte >> 4) - mm1);
-        }
-      }
-    }
-  },
+  decode: (src, o, n, y, yo) => decodeKQuant(src, o, n, y, yo, 144, 16, -1),
 };
 
 /** Block layout (ggml block_q5_K, 176 bytes): f16 d, f16 dmin, scales[12], qh[32], qs[128]. */
@@ -239,26 +247,7 @@ const q5_KCodec: TypeCodec = {
       }
     }
   },
-  decode(src, o, n, y, yo) {
-    for (let b = 0; b < n / QK_K; b++) {
-      const ob = o + 176 * b;
-      const d = F16_TABLE[src[ob]! | (src[ob + 1]! << 8)]!;
-      const dmin = F16_TABLE[src[ob + 2]! | (src[ob + 3]! << 8)]!;
-      const yb = yo + QK_K * b;
-      for (let c = 0; c < 4; c++) {
-        const [s0, m0] = scaleMin(src, ob + 4, 2 * c);
-        const [s1, m1] = scaleMin(src, ob + 4, 2 * c + 1);
-        const d0 = f(d * s0), mm0 = f(dmin * m0), d1 = f(d * s1), mm1 = f(dmin * m1);
-        const q = ob + 48 + 32 * c;
-        for (let l = 0; l < 32; l++) {
-          const byte = src[q + l]!;
-          const h = src[ob + 16 + l]! >> (2 * c);
-          y[yb + 64 * c + l] = f(d0 * ((byte & 0xf) | ((h & 1) << 4)) - mm0);
-          y[yb + 64 * c + 32 + l] = f(d1 * ((byte >> 4) | ((h & 2) << 3)) - mm1);
-        }
-      }
-    }
-  },
+  decode: (src, o, n, y, yo) => decodeKQuant(src, o, n, y, yo, 176, 48, 16),
 };
 
 export const K_CODECS: Partial<Record<GgmlTypeName, TypeCodec>> = {
