@@ -22,7 +22,14 @@
       "target_name": "lfm2_cpu_avx512",
       "type": "static_library",
       "sources": ["<!@(node scripts/list-sources.mjs native/cpu/avx512)"],
-      "cflags": ["<@(lfm_common_cflags)", "-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mavx512bf16"],
+      "cflags": ["<@(lfm_common_cflags)", "-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq"],
+      "conditions": [["target_arch!='x64'", {"sources=": []}]]
+    },
+    {
+      "target_name": "lfm2_cpu_avx512vnni",
+      "type": "static_library",
+      "sources": ["<!@(node scripts/list-sources.mjs native/cpu/avx512vnni)"],
+      "cflags": ["<@(lfm_common_cflags)", "-fPIC", "-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mavx512vbmi"],
       "conditions": [["target_arch!='x64'", {"sources=": []}]]
     },
     {
@@ -30,7 +37,8 @@
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except",
         "lfm2_cpu_avx2",
-        "lfm2_cpu_avx512"
+        "lfm2_cpu_avx512",
+        "lfm2_cpu_avx512vnni"
       ],
       "sources": ["<!@(node scripts/list-sources.mjs native/core native/ops native/cpu native/cpu/scalar native/models native/napi native/cuda)"],
       "cflags": ["<@(lfm_common_cflags)"],

@@ -24,9 +24,12 @@ const DEFAULT_CONTEXT = 4096;
  */
 export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
   if (typeof path !== "string" || path.length === 0) throw invalidParameterError("path", "a file path string", path);
-  const opts = checkOptions("options", options, ["threads", "device"]);
+  const opts = checkOptions("options", options, ["threads", "device", "useMmap", "activations"]);
   const threads = opts.threads === undefined ? 0 : intOption("threads", opts.threads, 1, 1024);
   if (opts.device !== undefined) oneOf("device", opts.device, ["auto", "cpu"] as const);
+  if (opts.useMmap !== undefined && typeof opts.useMmap !== "boolean") throw invalidParameterError("useMmap", "a boolean", opts.useMmap);
+  const activations = opts.activations === undefined ? "q16" : oneOf("activations", opts.activations, ["q16", "f32"] as const);
+  const useMmap = opts.useMmap ?? false;
   const caller = new Error();
   try {
     await access(path);
@@ -35,7 +38,7 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   }
   let handle: NativeModel;
   try {
-    handle = await native().loadModel(path, { threads });
+    handle = await native().loadModel(path, { threads, useMmap, activations });
   } catch (err) {
     throw wrapNativeError(err, caller);
   }
@@ -106,6 +109,8 @@ export class Model {
       device: "cpu",
       isa: ni.isa,
       threads: ni.threads,
+      activations: ni.activations,
+      useMmap: ni.useMmap,
     };
   }
 

@@ -16,7 +16,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
+#include <atomic>
 #include <limits>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -456,7 +461,113 @@ Status GgufParser::parse() {
 
 // --- GgufFile
 
-Status GgufFile::open(const std::string& path, std::unique_ptr<GgufFile>* out) {
+namespace {
+
+constexpr size_t kHugePage = 2u << 20;
+
+// An address range of at least `size` bytes starting on a 2 MiB boundary, reserved without
+// access (PROT_NONE, no memory committed): region->data is the aligned start.
+Status reserve_aligned(size_t size, GgufFile::Region* region) {
+  const size_t length = size + kHugePage;
+  void* base = ::mmap(nullptr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) {
+    const int err = errno;
+    return Status(err == ENOMEM ? StatusCode::kOutOfMemory : StatusCode::kIo, std::strerror(err));
+  }
+  region->base = base;
+  region->length = length;
+  region->data = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(base) + kHugePage - 1) / kHugePage * kHugePage);
+  return Status::ok();
+}
+
+void release(GgufFile::Region* region) {
+  if (region->base) ::munmap(region->base, region->length);
+  *region = GgufFile::Region();
+}
+
+Status map_file(int fd, size_t size, GgufFile::Region* region) {
+  LFM_RETURN_IF_ERROR(reserve_aligned(size, region));
+  void* m = ::mmap(region->data, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
+  if (m == MAP_FAILED) {
+    const int err = errno;
+    release(region);
+    return Status(err == ENOMEM ? StatusCode::kOutOfMemory : StatusCode::kIo, std::strerror(err));
+  }
+  return Status::ok();
+}
+
+// Fills the page tables of a file mapping now (one pass on the loading thread) instead of one
+// page fault per 4 KiB page at first use, which would make the first tokens routed to each
+// expert pay for its faults. Best effort: older kernels lack MADV_POPULATE_READ (Linux 5.14).
+void populate(uint8_t* data, size_t size) {
+#ifdef __linux__
+  constexpr int kPopulateRead = 22;  // MADV_POPULATE_READ
+  if (::madvise(data, size, kPopulateRead) != 0) ::madvise(data, size, MADV_WILLNEED);
+#else
+  (void)data;
+  (void)size;
+#endif
+}
+
+// The whole file into fresh anonymous memory, 2 MiB-aligned and marked for transparent huge
+// pages (a weight matrix then spans a few TLB entries instead of one per 4 KiB page), read by
+// up to 4 threads (one core's copy speed would make this the slow part of loading).
+Status read_file(int fd, size_t size, GgufFile::Region* region) {
+  LFM_RETURN_IF_ERROR(reserve_aligned(size, region));
+  const size_t span = (size + kHugePage - 1) / kHugePage * kHugePage;
+  if (::mprotect(region->data, span, PROT_READ | PROT_WRITE) != 0) {
+    const int err = errno;
+    release(region);
+    return Status(err == ENOMEM ? StatusCode::kOutOfMemory : StatusCode::kIo, std::strerror(err));
+  }
+#ifdef MADV_HUGEPAGE
+  ::madvise(region->data, span, MADV_HUGEPAGE);  // a hint: without THP the copy still works
+#endif
+  constexpr size_t kChunk = 64u << 20;
+  const size_t n_chunks = (size + kChunk - 1) / kChunk;
+  const unsigned hw = std::thread::hardware_concurrency();
+  const size_t n_workers = std::min<size_t>(std::max(1u, std::min(hw, 4u)), n_chunks);
+  std::atomic<size_t> next{0};
+  std::atomic<int> error{0};
+  std::atomic<bool> short_read{false};
+  auto work = [&]() {
+    for (size_t c = next.fetch_add(1); c < n_chunks && error.load() == 0 && !short_read.load(); c = next.fetch_add(1)) {
+      const size_t off = c * kChunk, len = std::min(kChunk, size - off);
+      size_t done = 0;
+      while (done < len) {
+        const ssize_t r = ::pread(fd, region->data + off + done, len - done, static_cast<off_t>(off + done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) { error.store(errno); return; }
+        if (r == 0) { short_read.store(true); return; }
+        done += static_cast<size_t>(r);
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < n_workers; t++) {
+    try {
+      threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // fewer helpers: the chunks are shared dynamically, this thread reads the rest
+    }
+  }
+  work();
+  for (std::thread& th : threads) th.join();
+  Status st = Status::ok();
+  if (error.load() != 0) {
+    st = Status(StatusCode::kIo, std::strerror(error.load()));
+  } else if (short_read.load()) {
+    st = Status(StatusCode::kIo, "the file became shorter while it was read");
+  } else if (::mprotect(region->data, span, PROT_READ) != 0) {
+    st = Status(StatusCode::kIo, std::strerror(errno));
+  }
+  if (!st.is_ok()) release(region);
+  return st;
+}
+
+}  // namespace
+
+Status GgufFile::open(const std::string& path, std::unique_ptr<GgufFile>* out, const GgufOpenOptions& opts) {
   out->reset();
   // O_NONBLOCK keeps open() from hanging on a FIFO; it has no effect on regular files.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -490,26 +601,52 @@ Status GgufFile::open(const std::string& path, std::unique_ptr<GgufFile>* out) {
     ::close(fd);
     return Status(StatusCode::kIo, "[load] " + path + " is too large to map in this process");
   }
-  void* map = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_PRIVATE, fd, 0);
-  const int map_err = errno;
-  ::close(fd);  // the mapping keeps the file referenced
-  if (map == MAP_FAILED) {
-    return Status(map_err == ENOMEM ? StatusCode::kOutOfMemory : StatusCode::kIo,
-                  "[load] cannot map " + path + ": " + std::strerror(map_err));
+  // The file is mapped at a 2 MiB-aligned address (file offset 0 there), so that page-cache
+  // pages held as 2 MiB folios can be mapped as huge pages.
+  GgufFile::Region file_map;
+  Status st_map = map_file(fd, static_cast<size_t>(size), &file_map);
+  if (!st_map.is_ok()) {
+    ::close(fd);
+    return Status(st_map.code(), "[load] cannot map " + path + ": " + st_map.message());
   }
-
   std::unique_ptr<GgufFile> f(new GgufFile());
   f->path_ = path;
   f->file_size_ = size;
-  f->map_ = map;  // owned by f from here on: the destructor unmaps it
-  GgufParser parser(f.get(), static_cast<const uint8_t*>(map), size);
+  f->region_ = file_map;  // owned by f from here on: the destructor unmaps it
+  {
+    GgufParser parser(f.get(), file_map.data, size);
+    Status st_parse = parser.parse();
+    if (!st_parse.is_ok()) {
+      ::close(fd);
+      return st_parse;
+    }
+  }
+  if (!opts.read_into_memory) {
+    ::close(fd);  // the mapping keeps the file referenced
+    populate(file_map.data, static_cast<size_t>(size));
+    *out = std::move(f);
+    return Status::ok();
+  }
+
+  // Read mode: the whole file into anonymous memory on 2 MiB pages, then parse again there (the
+  // tensor pointers and metadata then refer to the copy) and drop the file mapping (f).
+  GgufFile::Region mem;
+  Status st_read = read_file(fd, static_cast<size_t>(size), &mem);
+  ::close(fd);
+  if (!st_read.is_ok()) return Status(st_read.code(), "[load] cannot read " + path + ": " + st_read.message());
+  std::unique_ptr<GgufFile> g(new GgufFile());
+  g->path_ = path;
+  g->file_size_ = size;
+  g->region_ = mem;
+  g->in_memory_ = true;
+  GgufParser parser(g.get(), mem.data, size);
   LFM_RETURN_IF_ERROR(parser.parse());
-  *out = std::move(f);
+  *out = std::move(g);
   return Status::ok();
 }
 
 GgufFile::~GgufFile() {
-  if (map_) ::munmap(map_, static_cast<size_t>(file_size_));
+  if (region_.base) ::munmap(region_.base, region_.length);
 }
 
 const GgufValue* GgufFile::find(const std::string& key) const {

@@ -52,13 +52,28 @@ struct GgufTensor {
   std::string shape_string() const;  // "{2048, 6144}"
 };
 
+struct GgufOpenOptions {
+  // Read the file into anonymous memory on 2 MiB pages (transparent huge pages) instead of
+  // serving the tensors from the file mapping. Costs a copy at load (the resident size stays
+  // the file size: the mapping is dropped) and makes streaming the weights much faster where
+  // TLB misses are expensive (measured: MoE decode 2x faster under virtualisation).
+  bool read_into_memory = false;
+};
+
 class GgufFile {
  public:
+  struct Region {
+    void* base = nullptr;     // what munmap releases
+    size_t length = 0;
+    uint8_t* data = nullptr;  // the file's first byte (2 MiB-aligned)
+  };
+
   // Errors: kFileNotFound; kIo; kFormat (bad magic or version, truncated header or data, bad
   // alignment, tensor data outside the file); kUnsupportedType for a tensor whose type id is
   // unknown (its size cannot be computed), naming the tensor and the id. Known types the engine
   // cannot compute with are accepted here; the model refuses them.
-  static Status open(const std::string& path, std::unique_ptr<GgufFile>* out);
+  static Status open(const std::string& path, std::unique_ptr<GgufFile>* out, const GgufOpenOptions& opts = {});
+  bool in_memory() const { return in_memory_; }  // read into memory (else served by the mapping)
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
@@ -88,7 +103,8 @@ class GgufFile {
   uint32_t version_ = 0;
   uint64_t file_size_ = 0;
   uint64_t alignment_ = 32;
-  void* map_ = nullptr;
+  Region region_;
+  bool in_memory_ = false;
   std::map<std::string, GgufValue> kv_;
   std::vector<GgufTensor> tensors_;
   std::map<std::string, size_t> tensor_index_;

@@ -76,6 +76,7 @@ CpuFeatures detect() {
     f.avx512dq = bit(l7.ebx, 17);
     f.avx512bw = bit(l7.ebx, 30);
     f.avx512vl = bit(l7.ebx, 31);
+    f.avx512vbmi = bit(l7.ecx, 1);
     f.avx512vnni = bit(l7.ecx, 11);
     if (l7.eax >= 1) {  // leaf 7 reports its highest subleaf in eax
       const Regs l7s1 = cpuid(7, 1);

@@ -14,7 +14,10 @@ namespace lfm::cpu {
 namespace {
 
 // Copies every non-null entry of `over` onto `base` (a missing fast kernel keeps the lower one).
+// The integer path is the exception: it is replaced as a whole, never inherited (dispatch.h).
 void overlay(CpuKernels* base, const CpuKernels& over) {
+  base->quantize_acts = over.quantize_acts;
+  for (int i = 0; i < kGgmlTypeCount; ++i) base->matmul_q16[i] = over.quantize_acts ? over.matmul_q16[i] : nullptr;
   for (int i = 0; i < kGgmlTypeCount; ++i) {
     if (over.matmul[i]) base->matmul[i] = over.matmul[i];
     if (over.dequant_row[i]) base->dequant_row[i] = over.dequant_row[i];
@@ -43,6 +46,8 @@ struct Tables {
     overlay(&by_isa[2], avx2_k);
     CpuKernels avx512_k{};
     avx512::fill_kernels(&avx512_k);
+    const CpuFeatures& f = cpu_features();
+    if (f.avx512vnni && f.avx512vbmi) avx512vnni::fill_kernels(&avx512_k);
     overlay(&by_isa[2], avx512_k);
 #endif
     by_isa[1].isa = "avx2";

@@ -15,7 +15,7 @@ const char* isa_name(Isa isa);  // "scalar" | "avx2" | "avx512"
 struct CpuFeatures {
   bool sse42 = false, avx = false, avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
-  bool avx512vnni = false, avx512bf16 = false, avx_vnni = false;
+  bool avx512vnni = false, avx512vbmi = false, avx512bf16 = false, avx_vnni = false;
   bool os_avx = false, os_avx512 = false;  // XCR0 says the OS saves the YMM / ZMM state
 };
 const CpuFeatures& cpu_features();  // CPUID + XGETBV, once
@@ -45,11 +45,43 @@ using MatmulFn = void (*)(float* y, int64_t ldy, const uint8_t* w, int64_t w_row
 // y[i] = dequant(w_row)[i] for i < n (n a multiple of the block size).
 using DequantRowFn = void (*)(float* y, const uint8_t* w_row, int64_t n);
 
+// Activations rounded to 16 bits for the integer matrix products ("Q16"). Per block of 32
+// columns: d = max|x| / 32512 (0 for an all-zero block), q = rint(x / d), |q| <= 32512, stored
+// as two int8 terms q = 256 * hi + lo with hi in [-127, 127] and lo in [-128, 127], so that
+// u8 x s8 dot products (VNNI vpdpbusd, AVX2 vpmaddubsw) give sum w*q exactly as 256*dot(w, hi)
+// + dot(w, lo). The rounding error is at most d/2 per element (2^-16 of the block's largest
+// magnitude), 256 times smaller than 8-bit activations.
+// Row t: hi and lo at t*ld (ld >= n_cols, a multiple of kQ16Group; columns from n_cols to ld are
+// zero), d at t*(ld/32), and the exact f32 sum of x over each 16 columns at t*(ld/16): weight
+// formats with a zero point or a minimum multiply those unrounded sums.
+constexpr int64_t kQ16Group = 128;
+struct QuantActs {
+  int8_t* hi;
+  int8_t* lo;
+  float* d;
+  float* sum16;
+  int64_t ld;
+};
+
+// Rounds rows [t0, t1) of x (row t at x + t*ldx, n_cols columns) into `out` (same row index).
+using QuantizeActsFn = void (*)(const QuantActs& out, const float* x, int64_t ldx, int64_t n_cols,
+                                int64_t t0, int64_t t1);
+
+// As MatmulFn, with the activations in Q16 form: y[t*ldy + r] = sum_c W[r,c] * xq[t, c].
+using MatmulQ16Fn = void (*)(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes,
+                             const QuantActs& x, int64_t n_cols, int64_t n_tok, int64_t r0, int64_t r1);
+
 struct CpuKernels {
   const char* isa;  // "scalar" | "avx2" | "avx512"
 
   MatmulFn matmul[kGgmlTypeCount];          // by GgmlType id; nullptr = type not supported
   DequantRowFn dequant_row[kGgmlTypeCount];  // by GgmlType id
+
+  // The integer path, where this ISA implements it natively (entries are not inherited from a
+  // lower ISA: a table without them uses `matmul` with f32 activations). The scalar table has
+  // them as the reference the fast versions are tested against.
+  QuantizeActsFn quantize_acts;
+  MatmulQ16Fn matmul_q16[kGgmlTypeCount];
 
   // y[i] = w[i] * x[i] / sqrt(mean(x^2) + eps), i < n. y may alias x.
   void (*rmsnorm_f32)(float* y, const float* x, const float* w, int64_t n, float eps);

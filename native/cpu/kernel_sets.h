@@ -8,6 +8,17 @@
 #include "dispatch.h"
 
 // Declarations only (no inline code), so this header is safe to include from ISA-flagged files.
+#define LFM_CPU_DECLARE_MATMUL_Q16(name)                                                         \
+  void name(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes, const QuantActs& x,    \
+            int64_t n_cols, int64_t n_tok, int64_t r0, int64_t r1);
+// The integer path (dispatch.h: QuantActs): scalar reference and AVX-512 VNNI.
+#define LFM_CPU_DECLARE_Q16_KERNELS                                                              \
+  void quantize_acts(const QuantActs& out, const float* x, int64_t ldx, int64_t n_cols,          \
+                     int64_t t0, int64_t t1);                                                    \
+  LFM_CPU_DECLARE_MATMUL_Q16(matmul_q16_q4_0)                                                    \
+  LFM_CPU_DECLARE_MATMUL_Q16(matmul_q16_q4_k)                                                    \
+  LFM_CPU_DECLARE_MATMUL_Q16(matmul_q16_q6_k)
+
 #define LFM_CPU_DECLARE_KERNELS                                                                  \
   void matmul_f32(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes, const float* x,  \
                   int64_t ldx, int64_t n_cols, int64_t n_tok, int64_t r0, int64_t r1);           \
@@ -32,6 +43,7 @@
   void attention_f32(float* out, const float* q, const float* k, const float* v, int64_t ld_kv,  \
                      int64_t n_keys, int64_t head_dim, float scale);                             \
   void axpy_f32(float* y, float a, const float* x, int64_t n);                                   \
+  LFM_CPU_DECLARE_Q16_KERNELS                                                                    \
   /* Sets the entries this ISA implements; leaves the others as they are. */                     \
   void fill_kernels(CpuKernels* k);                                                              \
   /* Entries of the legacy block types (Q4_1, Q5_0, Q5_1; kernels_legacy.cpp) and of the */      \
@@ -52,7 +64,17 @@ namespace lfm::cpu::avx512 {
 LFM_CPU_DECLARE_KERNELS
 }  // namespace lfm::cpu::avx512
 
+// AVX-512 with VNNI and VBMI (Ice Lake, Zen 4 and later): the integer path only, in its own
+// library compiled with those extensions; dispatch.cpp adds it to the avx512 table only when
+// the CPU reports both.
+namespace lfm::cpu::avx512vnni {
+LFM_CPU_DECLARE_Q16_KERNELS
+void fill_kernels(CpuKernels* k);
+}  // namespace lfm::cpu::avx512vnni
+
 #undef LFM_CPU_DECLARE_KERNELS
+#undef LFM_CPU_DECLARE_Q16_KERNELS
+#undef LFM_CPU_DECLARE_MATMUL_Q16
 
 namespace lfm::cpu {
 

@@ -31,6 +31,10 @@ struct Lfm2Model::Scratch {
   std::vector<float> xe, ye;       // [T*K, D] gathered expert inputs / outputs
   std::vector<double> inv_freq;    // [Dh/2] RoPE frequencies theta^(-2i/Dh)
   std::vector<MatmulJob> jobs;     // expert products of one MoE pass
+  // Q16 activations (dispatch.h) of the inputs of one matmuls() pass, row blocks per input.
+  std::vector<int8_t> q_hi, q_lo;
+  std::vector<float> q_d, q_sum16;
+  std::vector<cpu::QuantActs> q_acts;  // per job (inputs shared by several jobs are rounded once)
 };
 
 // --- helpers
@@ -104,10 +108,13 @@ Status Lfm2Model::load(const std::string& path, const Lfm2LoadOptions& opts,
                        std::unique_ptr<Lfm2Model>* out) {
   try {
     std::unique_ptr<Lfm2Model> m(new Lfm2Model());
-    LFM_RETURN_IF_ERROR(GgufFile::open(path, &m->file_));
+    GgufOpenOptions open_opts;
+    open_opts.read_into_memory = !opts.use_mmap;
+    LFM_RETURN_IF_ERROR(GgufFile::open(path, &m->file_, open_opts));
     LFM_RETURN_IF_ERROR(m->load_config());
     LFM_RETURN_IF_ERROR(m->load_weights());
     m->kernels_ = &cpu::cpu_kernels(opts.isa);
+    m->f32_activations_ = opts.f32_activations;
     const int n_threads = opts.n_threads > 0 ? opts.n_threads : physical_core_count();
     m->pool_ = std::make_unique<ThreadPool>(n_threads);
     m->scratch_ = std::make_unique<Scratch>();
@@ -379,12 +386,82 @@ Status Lfm2Model::create_state(int64_t n_ctx, std::unique_ptr<Lfm2State>* out) c
   }
 }
 
+const char* Lfm2Model::activations() const {
+  if (f32_activations_ || !kernels_->quantize_acts) return "f32";
+  for (const GgufTensor& t : file_->tensors()) {
+    if (t.ne.size() >= 2 && t.type_id < static_cast<uint32_t>(kGgmlTypeCount) && kernels_->matmul_q16[t.type_id]) return "q16";
+  }
+  return "f32";
+}
+
 // --- ops
+
+// Rounds the inputs of the jobs that take the integer path to Q16, each distinct input once;
+// s.q_acts[j].hi is null for a job on the f32 path.
+void Lfm2Model::quantize_inputs(const MatmulJob* jobs, int n_jobs) {
+  Scratch& s = *scratch_;
+  const cpu::CpuKernels& k = *kernels_;
+  s.q_acts.assign(static_cast<size_t>(n_jobs), cpu::QuantActs{nullptr, nullptr, nullptr, nullptr, 0});
+  if (f32_activations_ || !k.quantize_acts) return;
+  // First pass: sizes. Element offsets into the buffers, per job (reused for repeated inputs).
+  std::vector<int64_t> first(static_cast<size_t>(n_jobs), -1), offset(static_cast<size_t>(n_jobs), 0);
+  int64_t total = 0;
+  for (int j = 0; j < n_jobs; j++) {
+    const MatmulJob& jb = jobs[j];
+    if (!k.matmul_q16[static_cast<uint32_t>(jb.w->type)]) continue;
+    for (int i = 0; i < j; i++) {
+      if (first[i] == i && jobs[i].x == jb.x && jobs[i].ldx == jb.ldx && jobs[i].n_tok == jb.n_tok &&
+          jobs[i].w->n_cols == jb.w->n_cols) {
+        first[j] = i;
+        break;
+      }
+    }
+    if (first[j] >= 0) continue;
+    first[j] = j;
+    offset[j] = total;
+    const int64_t ld = (jb.w->n_cols + cpu::kQ16Group - 1) / cpu::kQ16Group * cpu::kQ16Group;
+    total += ld * jb.n_tok;
+  }
+  if (total == 0) return;
+  if (static_cast<int64_t>(s.q_hi.size()) < total) {
+    s.q_hi.resize(total);
+    s.q_lo.resize(total);
+    s.q_d.resize(total / 32);
+    s.q_sum16.resize(total / 16);
+  }
+  int64_t rows = 0;
+  for (int j = 0; j < n_jobs; j++) {
+    if (first[j] < 0) continue;
+    const MatmulJob& src = jobs[first[j]];
+    const int64_t off = offset[first[j]];
+    const int64_t ld = (src.w->n_cols + cpu::kQ16Group - 1) / cpu::kQ16Group * cpu::kQ16Group;
+    s.q_acts[j] = cpu::QuantActs{s.q_hi.data() + off, s.q_lo.data() + off, s.q_d.data() + off / 32,
+                                 s.q_sum16.data() + off / 16, ld};
+    if (first[j] == j) rows += src.n_tok;
+  }
+  auto run = [&](int64_t r0, int64_t r1) {
+    int64_t base = 0;  // first global row of job j's input
+    for (int j = 0; j < n_jobs && base < r1; j++) {
+      if (first[j] != j) continue;
+      const MatmulJob& jb = jobs[j];
+      const int64_t a = std::max(r0, base) - base, b = std::min(r1, base + jb.n_tok) - base;
+      if (a < b) k.quantize_acts(s.q_acts[j], jb.x, jb.ldx, jb.w->n_cols, a, b);
+      base += jb.n_tok;
+    }
+  };
+  if (rows < 8) {
+    run(0, rows);
+  } else {
+    pool_->parallel_for(rows, 4, run);
+  }
+}
 
 void Lfm2Model::matmuls(const MatmulJob* jobs, int n_jobs) {
   int64_t total = 0;
   for (int j = 0; j < n_jobs; j++) total += jobs[j].w->n_rows;
   if (total == 0) return;
+  quantize_inputs(jobs, n_jobs);
+  const std::vector<cpu::QuantActs>& qa = scratch_->q_acts;
   // Chunks of rows: a few per thread for load balance, multiples of 16 for the kernels' row tiles.
   const int64_t per = (total + pool_->size() * 4 - 1) / (pool_->size() * 4);
   const int64_t grain = std::max<int64_t>(16, (per + 15) / 16 * 16);
@@ -395,9 +472,11 @@ void Lfm2Model::matmuls(const MatmulJob* jobs, int n_jobs) {
       const MatmulJob& jb = jobs[j];
       const int64_t n = jb.w->n_rows;
       const int64_t a = std::max(r0, base) - base, b = std::min(r1, base + n) - base;
-      if (a < b) {
-        k.matmul[static_cast<uint32_t>(jb.w->type)](jb.y, jb.ldy, jb.w->mat(jb.mat), jb.w->row_bytes, jb.x, jb.ldx,
-                                                    jb.w->n_cols, jb.n_tok, a, b);
+      const uint32_t type = static_cast<uint32_t>(jb.w->type);
+      if (a < b && qa[j].hi) {
+        k.matmul_q16[type](jb.y, jb.ldy, jb.w->mat(jb.mat), jb.w->row_bytes, qa[j], jb.w->n_cols, jb.n_tok, a, b);
+      } else if (a < b) {
+        k.matmul[type](jb.y, jb.ldy, jb.w->mat(jb.mat), jb.w->row_bytes, jb.x, jb.ldx, jb.w->n_cols, jb.n_tok, a, b);
       }
       base += n;
     }

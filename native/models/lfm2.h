@@ -129,6 +129,12 @@ struct Lfm2State {
 struct Lfm2LoadOptions {
   int n_threads = 0;                 // 0 = physical cores
   cpu::Isa isa = cpu::Isa::kScalar;  // kernel table to use (validated by the caller)
+  // Keep every matrix product's activations in f32 (no Q16 rounding, dispatch.h): slower,
+  // within f32 rounding of the float64 reference.
+  bool f32_activations = false;
+  // Serve the weights from the file mapping (page cache) instead of reading them into memory
+  // on 2 MiB pages (GgufOpenOptions::read_into_memory).
+  bool use_mmap = false;
 };
 
 class Lfm2Model {
@@ -141,6 +147,8 @@ class Lfm2Model {
   const GgufFile& gguf() const { return *file_; }
   int n_threads() const { return pool_->size(); }
   const char* isa_name() const { return kernels_->isa; }
+  // "q16" when the integer path is on for at least one weight type of this model, else "f32".
+  const char* activations() const;
 
   // n_ctx in [1, context_length]; kInvalidArg otherwise. kOutOfMemory if allocation fails.
   Status create_state(int64_t n_ctx, std::unique_ptr<Lfm2State>* out) const;
@@ -170,6 +178,7 @@ class Lfm2Model {
   // Several independent products in one parallel pass over their concatenated rows: one
   // synchronisation instead of one per matrix (q/k/v, gate/up, the experts of a batch).
   void matmuls(const MatmulJob* jobs, int n_jobs);
+  void quantize_inputs(const MatmulJob* jobs, int n_jobs);
   void matmul(const MatrixRef& w, int64_t mat, const float* x, int64_t ldx, int64_t n_tok,
               float* y, int64_t ldy);
   void short_conv_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64_t il, int64_t n_tok);
@@ -183,6 +192,7 @@ class Lfm2Model {
   std::unique_ptr<GgufFile> file_;
   std::unique_ptr<ThreadPool> pool_;
   const cpu::CpuKernels* kernels_ = nullptr;
+  bool f32_activations_ = false;  // Lfm2LoadOptions::f32_activations
   std::unique_ptr<Scratch> scratch_;
   std::mutex forward_mu_;
 };

@@ -48,6 +48,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   add(f.avx512vl && f.os_avx512, "avx512vl");
   add(f.avx512dq && f.os_avx512, "avx512dq");
   add(f.avx512vnni && f.os_avx512, "avx512vnni");
+  add(f.avx512vbmi && f.os_avx512, "avx512vbmi");
   add(f.avx512bf16 && f.os_avx512, "avx512bf16");
   Napi::Object cpu_info = Napi::Object::New(env);
   cpu_info.Set("isa", cpu::isa_name(d->isa));

@@ -5,6 +5,10 @@
 //   matmul         {type, w: Uint8Array, nRows, nCols, x, nTok, ldx=nCols, ldy=nRows,
 //                   r0=0, r1=nRows, y?: initial output, wOffset=0}  -> y [nTok*ldy]
 //   dequant_row    {type, w: Uint8Array, n, wOffset=0}               -> [n]
+//   quantize_acts  {x, nCols, nTok, ldx=nCols}  -> [hi | lo (nTok*ld each) | d (nTok*ld/32) |
+//                   sum16 (nTok*ld/16)], ld = nCols rounded up to 128 (Q16 form, dispatch.h)
+//   matmul_q16     matmul's args; x is rounded by this ISA's quantize_acts, then the integer
+//                  kernel runs                                       -> y [nTok*ldy]
 //   rmsnorm_f32    {x, w, eps, inPlace=false}                        -> y [n]
 //   swiglu_f32     {gate, up, inPlace?: "gate" | "up"}               -> y [n]
 //   short_conv_f32 {bcx, state, w, nChannels, L, nTok, ldBcx=3H, ldY=H, c0=0, c1=H, y?}
@@ -141,12 +145,40 @@ struct WeightCopy {
 
 // --- ops
 
-Napi::Value run_matmul(const CpuKernels& k, const Args& a) {
+// Q16 buffers for nTok rows of n_cols columns.
+struct Q16Buffers {
+  int64_t ld;
+  std::vector<int8_t> hi, lo;
+  std::vector<float> d, sum16;
+  Q16Buffers(int64_t n_cols, int64_t n_tok)
+      : ld((n_cols + cpu::kQ16Group - 1) / cpu::kQ16Group * cpu::kQ16Group),
+        hi(static_cast<size_t>(ld * n_tok)), lo(hi.size()), d(hi.size() / 32), sum16(hi.size() / 16) {}
+  cpu::QuantActs acts() { return cpu::QuantActs{hi.data(), lo.data(), d.data(), sum16.data(), ld}; }
+};
+
+Napi::Value run_quantize_acts(const CpuKernels& k, const Args& a) {
+  if (!k.quantize_acts) throw_range(a.env, "this ISA has no integer path");
+  const int64_t n_cols = a.integer("nCols"), n_tok = a.integer("nTok"), ldx = a.integer("ldx", n_cols);
+  Napi::Float32Array x = a.f32("x");
+  need(a.env, ldx >= n_cols, "ldx must be >= nCols");
+  need(a.env, n_tok == 0 || static_cast<int64_t>(x.ElementLength()) >= (n_tok - 1) * ldx + n_cols, "x is too short");
+  Q16Buffers q(n_cols, n_tok);
+  k.quantize_acts(q.acts(), x.Data(), ldx, n_cols, 0, n_tok);
+  std::vector<float> out;
+  out.reserve(q.hi.size() * 2 + q.d.size() + q.sum16.size());
+  out.insert(out.end(), q.hi.begin(), q.hi.end());
+  out.insert(out.end(), q.lo.begin(), q.lo.end());
+  out.insert(out.end(), q.d.begin(), q.d.end());
+  out.insert(out.end(), q.sum16.begin(), q.sum16.end());
+  return to_js(a.env, out.data(), out.size());
+}
+
+Napi::Value run_matmul(const CpuKernels& k, const Args& a, bool q16) {
   const int64_t type = a.integer("type");
   int64_t block = 0, block_bytes = 0;
   if (type >= kGgmlTypeCount || !block_shape(static_cast<uint32_t>(type), &block, &block_bytes) ||
-      k.matmul[type] == nullptr) {
-    throw_range(a.env, "no matmul kernel for type " + std::to_string(type));
+      (q16 ? k.matmul_q16[type] == nullptr || k.quantize_acts == nullptr : k.matmul[type] == nullptr)) {
+    throw_range(a.env, std::string("no ") + (q16 ? "matmul_q16" : "matmul") + " kernel for type " + std::to_string(type));
   }
   const int64_t n_rows = a.integer("nRows"), n_cols = a.integer("nCols"), n_tok = a.integer("nTok");
   const int64_t ldx = a.integer("ldx", n_cols), ldy = a.integer("ldy", n_rows);
@@ -166,7 +198,13 @@ Napi::Value run_matmul(const CpuKernels& k, const Args& a) {
     std::memcpy(y.data(), y0.Data(), y.size() * sizeof(float));
   }
   WeightCopy wc(w, a.integer("wOffset", 0));
-  k.matmul[type](y.data(), ldy, wc.data, row_bytes, x.Data(), ldx, n_cols, n_tok, r0, r1);
+  if (q16) {
+    Q16Buffers q(n_cols, n_tok);
+    k.quantize_acts(q.acts(), x.Data(), ldx, n_cols, 0, n_tok);
+    k.matmul_q16[type](y.data(), ldy, wc.data, row_bytes, q.acts(), n_cols, n_tok, r0, r1);
+  } else {
+    k.matmul[type](y.data(), ldy, wc.data, row_bytes, x.Data(), ldx, n_cols, n_tok, r0, r1);
+  }
   return to_js(a.env, y.data(), y.size());
 }
 
@@ -292,7 +330,9 @@ Napi::Value RunKernel(const Napi::CallbackInfo& info) {
   Status s = cpu::parse_isa(isa_name.c_str(), &isa);
   if (!s.is_ok()) throw_status(env, s);
   const CpuKernels& k = cpu::cpu_kernels(isa);
-  if (op == "matmul") return run_matmul(k, a);
+  if (op == "matmul") return run_matmul(k, a, false);
+  if (op == "matmul_q16") return run_matmul(k, a, true);
+  if (op == "quantize_acts") return run_quantize_acts(k, a);
   if (op == "dequant_row") return run_dequant_row(k, a);
   if (op == "rmsnorm_f32") return run_rmsnorm(k, a);
   if (op == "swiglu_f32") return run_swiglu(k, a);

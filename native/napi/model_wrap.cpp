@@ -94,7 +94,11 @@ Napi::Value load_model(const Napi::CallbackInfo& info, const Napi::FunctionRefer
                     "loadModel(path, options) expects a string and an object");
   Lfm2LoadOptions opts;
   opts.isa = isa;
-  opts.n_threads = static_cast<int>(get_int(info[1].As<Napi::Object>(), "threads", 0));
+  const Napi::Object o = info[1].As<Napi::Object>();
+  opts.n_threads = static_cast<int>(get_int(o, "threads", 0));
+  opts.use_mmap = o.Has("useMmap") && o.Get("useMmap").ToBoolean().Value();
+  opts.f32_activations = o.Has("activations") && o.Get("activations").IsString() &&
+                         o.Get("activations").As<Napi::String>().Utf8Value() == "f32";
   auto* w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), opts, model_ctor);
   Napi::Promise p = w->Promise();
   w->Queue();
@@ -175,6 +179,8 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("ggufVersion", Napi::Number::New(env, f.version()));
   o.Set("threads", Napi::Number::New(env, model_->n_threads()));
   o.Set("isa", model_->isa_name());
+  o.Set("activations", model_->activations());
+  o.Set("useMmap", Napi::Boolean::New(env, !f.in_memory()));
   return o;
 }
 

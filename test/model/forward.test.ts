@@ -5,28 +5,29 @@ import { loadModel, type Model } from "../../lib/index.js";
 import { argmaxOf, maxRelError, promptTokens, rows } from "../helpers/compare.js";
 import { ARCHS, tinyModel, WEIGHT_TYPES } from "../helpers/models.js";
 import { referenceForward } from "../helpers/reference.js";
-import { MODEL_REL_TOL, STEP_REL_TOL } from "../helpers/tolerance.js";
+import { MODEL_REL_TOL, modelRelTol, STEP_REL_TOL } from "../helpers/tolerance.js";
 
 const opened: Model[] = [];
 afterAll(() => opened.forEach((m) => m.dispose()));
 
-async function open(path: string): Promise<Model> {
-  const m = await loadModel(path, { threads: 2 });
+async function open(path: string, activations: "q16" | "f32" = "q16"): Promise<Model> {
+  const m = await loadModel(path, { threads: 2, activations });
   opened.push(m);
   return m;
 }
 
 describe.each(ARCHS)("%s", (arch) => {
   describe.each(WEIGHT_TYPES)("%s weights", (type) => {
-    it("matches the float64 reference at every position", async () => {
+    it.each(["f32", "q16"] as const)("matches the float64 reference at every position (%s activations)", async (activations) => {
       const path = tinyModel(arch, type);
-      const model = await open(path);
+      const model = await open(path, activations);
       const prompt = promptTokens(24, model.info.vocabSize, 3);
       const seq = model.createSequence({ contextSize: 64 });
       const got = rows(await seq.evaluate(prompt, { logits: "all" }), model.info.vocabSize);
       const want = referenceForward(path, prompt);
       const err = maxRelError(got, want);
-      expect(err, `max relative error ${err.toExponential(2)}`).toBeLessThan(MODEL_REL_TOL);
+      if (activations === "f32") expect(model.info.activations).toBe("f32");
+      expect(err, `max relative error ${err.toExponential(2)}`).toBeLessThan(modelRelTol(model.info.activations));
       expect(got.map(argmaxOf)).toEqual(want.map(argmaxOf));
     });
   });

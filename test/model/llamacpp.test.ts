@@ -7,7 +7,7 @@ import { maxRelError, promptTokens, rows } from "../helpers/compare.js";
 import { llamaCppDisposeAll, llamaCppGreedy, llamaCppLogits, llamaCppTokenize } from "../helpers/llama-cpp.js";
 import { ARCHS, K_QUANT_CONFIG, K_TYPES, LEGACY_TYPES, tinyModel, WEIGHT_TYPES } from "../helpers/models.js";
 import { referenceForward } from "../helpers/reference.js";
-import { F32_LOGITS_FLOOR, MODEL_REL_TOL } from "../helpers/tolerance.js";
+import { F32_LOGITS_FLOOR, modelRelTol } from "../helpers/tolerance.js";
 
 const TEXT =
   "<|startoftext|><|im_start|>user\nWhat's 12345 + 678?  Déjà vu, naïve café — 東京 🙂\n\n\tcode: x=[1,2]<|im_end|>\n<|im_start|>assistant\n";
@@ -17,7 +17,7 @@ const table: string[] = [];
 afterAll(async () => {
   opened.forEach((m) => m.dispose());
   await llamaCppDisposeAll();
-  if (table.length > 0) console.info(["arch     type   ours-vs-ref  llama.cpp-vs-ref", ...table].join("\n"));
+  if (table.length > 0) console.info(["arch     type     act  ours-vs-ref  llama.cpp-vs-ref", ...table].join("\n"));
 });
 
 describe.each(ARCHS)("%s", (arch) => {
@@ -35,8 +35,8 @@ describe.each(ARCHS)("%s", (arch) => {
     const theirs = await llamaCppLogits(path, prompt);
     const errOurs = maxRelError(got, want);
     const errTheirs = maxRelError(theirs, want);
-    table.push(`${arch.padEnd(8)} ${type.padEnd(8)} ${errOurs.toExponential(2).padStart(11)}  ${errTheirs.toExponential(2).padStart(16)}`);
-    expect(errOurs).toBeLessThan(MODEL_REL_TOL);
+    table.push(`${arch.padEnd(8)} ${type.padEnd(8)} ${model.info.activations.padEnd(4)} ${errOurs.toExponential(2).padStart(11)}  ${errTheirs.toExponential(2).padStart(16)}`);
+    expect(errOurs).toBeLessThan(modelRelTol(model.info.activations));
     expect(errOurs).toBeLessThanOrEqual(Math.max(errTheirs, F32_LOGITS_FLOOR));
   });
 

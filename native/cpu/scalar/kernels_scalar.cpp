@@ -22,6 +22,8 @@ void fill_kernels(CpuKernels* k) {
   k->short_conv_f32 = short_conv_f32;
   k->attention_f32 = attention_f32;
   k->axpy_f32 = axpy_f32;
+  k->quantize_acts = quantize_acts;
+  k->matmul_q16[id(GgmlType::kQ4_0)] = matmul_q16_q4_0;
   fill_legacy_kernels(k);
   fill_kquant_kernels(k);
   fill_q6_k_kernels(k);
