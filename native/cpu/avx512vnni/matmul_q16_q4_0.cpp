@@ -22,6 +22,21 @@ struct WeightsQ4_0 {
   static constexpr int64_t kGroupCols = 128;
   static constexpr int64_t kGroupBytes = 72;
   static int64_t group_bytes(int64_t cols) { return cols / 32 * 18; }
+  static constexpr int kSubCols = 32;
+
+  // Prefill panels (q16_avx512.h): the 32 nibbles of block b in column order, scale d, zero -8d.
+  static void unpack_block(const uint8_t* row, int64_t b, uint8_t q[32], float scale[2], float zero[2]) {
+    const uint8_t* blk = row + b * 18;
+    uint16_t d_bits;
+    std::memcpy(&d_bits, blk, 2);
+    const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm_and_si128(qs, m4));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm_and_si128(_mm_srli_epi16(qs, 4), m4));
+    const float d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(d_bits)));
+    scale[0] = scale[1] = d;
+    zero[0] = zero[1] = -8.0f * d;
+  }
 
   struct Act {
     __m512i hl, hh, ll, lh;  // terms hi/lo, elements 0-15 / 16-31 of the 4 blocks

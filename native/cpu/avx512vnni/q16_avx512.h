@@ -13,6 +13,8 @@
 // end (pairwise tree).
 #pragma once
 
+#include <vector>
+
 #include "../avx512/simd_avx512.h"
 
 namespace lfm::cpu::avx512vnni {
@@ -21,6 +23,7 @@ namespace {
 using avx512::hsum;
 
 constexpr int64_t kTileBytes = 128 * 1024;  // weight rows kept in L2 across token tiles
+constexpr int64_t kGemmMinTokens = 2;          // from 2 tokens on, the panel GEMM
 constexpr int64_t kPrefetchTiles = 1;  // measured best of 1, 2 and 4 (Zen 5, 2 threads)
 
 template <class W, int RB, int TB>
@@ -61,11 +64,174 @@ static inline void q16_tile(float* y, int64_t ldy, const uint8_t* w, int64_t w_r
   }
 }
 
+// Mask of the first n bytes of a 64-byte load (none for n <= 0, all for n >= 64).
+static inline __mmask64 first_bytes(int64_t n) {
+  if (n <= 0) return 0;
+  return n >= 64 ? ~static_cast<__mmask64>(0) : (static_cast<__mmask64>(1) << n) - 1;
+}
+
+// 256*hi + lo in each int32 lane, from the two int8 terms' dot products.
+static inline __m512i combine_terms(__m512i dot_hi, __m512i dot_lo) {
+  return _mm512_add_epi32(_mm512_slli_epi32(dot_hi, 8), dot_lo);
+}
+
+// --- prefill: panel GEMM
+//
+// For more than one token the weights of 16 rows are unpacked once into a panel and reused by
+// every token: per 32-column block, 8 x 64 bytes of quants laid out [column quad][row][4] (one
+// zmm holds 4 columns of 16 rows, the operand vpdpbusd wants with a broadcast 4-column
+// activation quad), then per 16-column half the rows' scales and zero points. The weight format
+// provides, besides the decode policy:
+//   static constexpr int kSubCols;  // 32: one scale / zero point per block, 16: per half
+//   static void unpack_block(const uint8_t* row, int64_t b, uint8_t q[32], float scale[2],
+//                            float zero[2]);  // weight of column 32b+j = scale[j/16]*q[j] + zero[j/16]
+// The microkernel keeps 2 panels (32 rows) x 4 tokens of int32 accumulators for both activation
+// terms; each block's integer dots are converted once and scaled by the row scale times the
+// token's block scale, and the zero points multiply the exact activation sums.
+
+constexpr int kPanelRows = 16;
+constexpr int64_t kPanelBlockBytes = 8 * 64 + 2 * 2 * kPanelRows * 4;  // quants, scales, zeros
+
+struct alignas(64) PanelBlock {
+  uint8_t q[8][kPanelRows][4];
+  float scale[2][kPanelRows];
+  float zero[2][kPanelRows];
+};
+static_assert(sizeof(PanelBlock) == kPanelBlockBytes, "panel block layout");
+
+template <class W>
+static inline void build_panel(PanelBlock* panel, const uint8_t* w, int64_t w_row_bytes, int64_t r, int n_rows,
+                               int64_t n_blocks) {
+  for (int i = 0; i < kPanelRows; ++i) {
+    if (i >= n_rows) {
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        for (int k = 0; k < 8; ++k) std::memset(panel[b].q[k][i], 0, 4);
+        for (int h = 0; h < 2; ++h) panel[b].scale[h][i] = panel[b].zero[h][i] = 0.0f;
+      }
+      continue;
+    }
+    const uint8_t* row = w + (r + i) * w_row_bytes;
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      alignas(32) uint8_t q[32];
+      float scale[2], zero[2];
+      W::unpack_block(row, b, q, scale, zero);
+      for (int k = 0; k < 8; ++k) std::memcpy(panel[b].q[k][i], q + 4 * k, 4);
+      for (int h = 0; h < 2; ++h) {
+        panel[b].scale[h][i] = scale[h];
+        panel[b].zero[h][i] = zero[h];
+      }
+    }
+  }
+}
+
+static inline __m512i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+template <int RG, int TT, int kSubCols>
+static inline void gemm_tile(float* y, int64_t ldy, const PanelBlock* const (&panel)[RG], const int (&n_rows)[RG],
+                             const QuantActs& x, int64_t t0, int64_t n_blocks, int64_t r) {
+  constexpr int kSubs = 32 / kSubCols;  // halves per block with their own scale
+  constexpr int kQuads = 8 / kSubs;     // column quads per half
+  __m512 acc[RG][TT];
+  for (int g = 0; g < RG; ++g) {
+    for (int t = 0; t < TT; ++t) acc[g][t] = _mm512_setzero_ps();
+  }
+  const int8_t* hi[TT];
+  const int8_t* lo[TT];
+  for (int t = 0; t < TT; ++t) {
+    hi[t] = x.hi + (t0 + t) * x.ld;
+    lo[t] = x.lo + (t0 + t) * x.ld;
+  }
+  const float* da = x.d + t0 * (x.ld / 32);
+  const float* s16 = x.sum16 + t0 * (x.ld / 16);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    for (int s = 0; s < kSubs; ++s) {
+      __m512i ih[RG][TT], il[RG][TT];
+      for (int g = 0; g < RG; ++g) {
+        for (int t = 0; t < TT; ++t) ih[g][t] = il[g][t] = _mm512_setzero_si512();
+      }
+      for (int k = s * kQuads; k < (s + 1) * kQuads; ++k) {
+        __m512i wq[RG];
+        for (int g = 0; g < RG; ++g) wq[g] = _mm512_load_si512(panel[g][b].q[k]);
+        const int64_t c = b * 32 + 4 * k;
+        for (int t = 0; t < TT; ++t) {
+          const __m512i ah = bcast4(hi[t] + c), al = bcast4(lo[t] + c);
+          for (int g = 0; g < RG; ++g) {
+            ih[g][t] = _mm512_dpbusd_epi32(ih[g][t], wq[g], ah);
+            il[g][t] = _mm512_dpbusd_epi32(il[g][t], wq[g], al);
+          }
+        }
+      }
+      for (int g = 0; g < RG; ++g) {
+        const __m512 sc = _mm512_load_ps(panel[g][b].scale[s]);
+        const __m512 zr = _mm512_load_ps(panel[g][b].zero[s]);
+        for (int t = 0; t < TT; ++t) {
+          const __m512 v = _mm512_cvtepi32_ps(combine_terms(ih[g][t], il[g][t]));
+          const float sx = kSubs == 1 ? s16[t * (x.ld / 16) + 2 * b] + s16[t * (x.ld / 16) + 2 * b + 1]
+                                      : s16[t * (x.ld / 16) + 2 * b + s];
+          acc[g][t] = _mm512_fmadd_ps(v, _mm512_mul_ps(sc, _mm512_set1_ps(da[t * (x.ld / 32) + b])), acc[g][t]);
+          acc[g][t] = _mm512_fmadd_ps(zr, _mm512_set1_ps(sx), acc[g][t]);
+        }
+      }
+    }
+  }
+  for (int g = 0; g < RG; ++g) {
+    const __mmask16 m = static_cast<__mmask16>((1u << n_rows[g]) - 1u);
+    for (int t = 0; t < TT; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + r + g * kPanelRows, m, acc[g][t]);
+  }
+}
+
+// Rows [r0, r1) x tokens [0, n_tok) through panels of 16 rows, two at a time.
+template <class W>
+static inline void q16_gemm(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes, const QuantActs& x,
+                            int64_t n_cols, int64_t n_tok, int64_t r0, int64_t r1) {
+  const int64_t n_blocks = n_cols / 32;
+  thread_local std::vector<PanelBlock> storage;  // two panels; grows to the widest row seen
+  if (static_cast<int64_t>(storage.size()) < 2 * n_blocks) storage.resize(static_cast<size_t>(2 * n_blocks));
+  PanelBlock* const p0 = storage.data();
+  PanelBlock* const p1 = storage.data() + n_blocks;
+  for (int64_t r = r0; r < r1; r += 2 * kPanelRows) {
+    const int n0 = static_cast<int>(r1 - r < kPanelRows ? r1 - r : kPanelRows);
+    const int n1 = static_cast<int>(r1 - r - n0 < kPanelRows ? r1 - r - n0 : kPanelRows);
+    build_panel<W>(p0, w, w_row_bytes, r, n0, n_blocks);
+    if (n1 > 0) build_panel<W>(p1, w, w_row_bytes, r + kPanelRows, n1, n_blocks);
+    for (int64_t t = 0; t < n_tok; t += 4) {
+      const int64_t tt = n_tok - t < 4 ? n_tok - t : 4;
+      if (n1 > 0) {
+        const PanelBlock* const pp[2] = {p0, p1};
+        const int nn[2] = {n0, n1};
+        switch (tt) {
+          case 1: gemm_tile<2, 1, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          case 2: gemm_tile<2, 2, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          case 3: gemm_tile<2, 3, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          default: gemm_tile<2, 4, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+        }
+      } else {
+        const PanelBlock* const pp[1] = {p0};
+        const int nn[1] = {n0};
+        switch (tt) {
+          case 1: gemm_tile<1, 1, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          case 2: gemm_tile<1, 2, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          case 3: gemm_tile<1, 3, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          default: gemm_tile<1, 4, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+        }
+      }
+    }
+  }
+}
+
 // Rows [r0, r1) x tokens [0, n_tok): blocks of rows whose weights fit in L2, then tiles of up
 // to 4 tokens; 8 rows per tile for a single token (more row streams in flight), else 4.
 template <class W>
 static inline void q16_run(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes, const QuantActs& x,
                            int64_t n_cols, int64_t n_tok, int64_t r0, int64_t r1) {
+  if (n_tok >= kGemmMinTokens) {
+    q16_gemm<W>(y, ldy, w, w_row_bytes, x, n_cols, n_tok, r0, r1);
+    return;
+  }
   constexpr int RB = 4, TB = 4;
   const int64_t n_groups = (n_cols + W::kGroupCols - 1) / W::kGroupCols;
   const int64_t last_bytes = W::group_bytes(n_cols - (n_groups - 1) * W::kGroupCols);
@@ -97,17 +263,6 @@ static inline void q16_run(float* y, int64_t ldy, const uint8_t* w, int64_t w_ro
       }
     }
   }
-}
-
-// Mask of the first n bytes of a 64-byte load (none for n <= 0, all for n >= 64).
-static inline __mmask64 first_bytes(int64_t n) {
-  if (n <= 0) return 0;
-  return n >= 64 ? ~static_cast<__mmask64>(0) : (static_cast<__mmask64>(1) << n) - 1;
-}
-
-// 256*hi + lo in each int32 lane, from the two int8 terms' dot products.
-static inline __m512i combine_terms(__m512i dot_hi, __m512i dot_lo) {
-  return _mm512_add_epi32(_mm512_slli_epi32(dot_hi, 8), dot_lo);
 }
 
 }  // namespace
