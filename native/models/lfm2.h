@@ -198,6 +198,6 @@ class Lfm2Model {
 };
 
 // Largest number of tokens evaluated in one pass; longer inputs are split (prefill chunks).
-constexpr int64_t kMaxBatchTokens = 256;
+constexpr int64_t kMaxBatchTokens = 512;
 
 }  // namespace lfm
