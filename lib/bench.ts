@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: MIT
 // llama-bench-style measurement: prefill (ppN) and decode (tgN) tokens/s of lfm2, and of
 // llama.cpp (node-llama-cpp, when installed) on the same file and thread count, in alternation.
+// Each engine runs in its own child process (lib/bench-worker.ts) that loads the model once and
+// measures on request, so that one engine's idle threads never run beside the other's
+// measurement; only one child measures at a time.
+import { fork, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { loadModel, type Model } from "./model.js";
+import { fileURLToPath } from "node:url";
+import type { BenchEngine, LoadReply, RunReply, WorkerReply, WorkerRequest } from "./bench-worker.js";
+import { LfmError, wrapNativeError } from "./errors.js";
+import type { Model } from "./model.js";
+import type { LoadModelOptions } from "./types.js";
 import { PRESETS, writeSyntheticModel, type WeightType } from "./synthetic/model.js";
 
 export interface BenchOptions {
@@ -14,6 +22,10 @@ export interface BenchOptions {
   llamaCpp: boolean;
   /** Memory read bandwidth in bytes/s used for the decode floor. */
   bandwidth: number;
+  /** lfm2: serve the weights from the file mapping (LoadModelOptions.useMmap). Default false. */
+  useMmap?: boolean;
+  /** lfm2: activation precision (LoadModelOptions.activations). Default: the library's. */
+  activations?: LoadModelOptions["activations"];
   log?: (line: string) => void;
 }
 
@@ -31,7 +43,7 @@ export interface BenchResult {
   rows: BenchRow[];
   /** Bytes of weights one decode step reads (all dense tensors + the selected experts). */
   bytesPerToken: number;
-  /** Resident memory of the process after lfm2's first repetition (before llama.cpp loads). */
+  /** Resident memory of the lfm2 worker process after its first repetition. */
   residentBytes: number;
   fileBytes: number;
 }
@@ -41,17 +53,6 @@ function summarise(engine: BenchRow["engine"], test: string, samples: number[]):
   const mid = s.length >> 1;
   const median = s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
   return { engine, test, samples, median, min: s[0]!, max: s[s.length - 1]! };
-}
-
-/** Deterministic token ids in [14, vocab) (skips the control tokens). */
-function tokens(n: number, vocab: number, seed: number): number[] {
-  const out: number[] = [];
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out.push(14 + (s % (vocab - 14)));
-  }
-  return out;
 }
 
 /** Weight bytes a single decode step streams: everything but unselected experts. */
@@ -67,104 +68,158 @@ export function decodeBytesPerToken(model: Model): number {
   return bytes;
 }
 
-async function oursOnce(model: Model, o: BenchOptions, rep: number): Promise<[number, number]> {
-  const V = model.info.vocabSize;
-  const seq = model.createSequence({ contextSize: o.promptTokens + o.genTokens + 1 });
-  let t0 = performance.now();
-  await seq.evaluate(tokens(o.promptTokens, V, rep + 1));
-  const pp = o.promptTokens / ((performance.now() - t0) / 1000);
-  seq.reset();
-  await seq.evaluate([1]);
-  const gen = tokens(o.genTokens, V, rep + 100);
-  t0 = performance.now();
-  for (const t of gen) await seq.evaluate([t]);
-  const tg = o.genTokens / ((performance.now() - t0) / 1000);
-  seq.dispose();
-  return [pp, tg];
+/** Path of the compiled worker module: beside this file, or in dist/ when lib/ runs from source. */
+function workerPath(): string {
+  for (const rel of ["./bench-worker.js", "../dist/bench-worker.js"]) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new LfmError("ERR_LFM_INTERNAL", "[bench] dist/bench-worker.js not found (compile with tsc -p tsconfig.json)");
 }
 
-interface LlamaCppRunner {
-  once(rep: number): Promise<[number, number]>;
-  dispose(): Promise<void>;
-}
+/** One engine's child process, serving one request at a time. */
+class Worker {
+  readonly #proc: ChildProcess;
+  readonly #exited: Promise<void>;
+  #pending: { resolve: (r: WorkerReply & { ok: true }) => void; reject: (e: Error) => void } | undefined;
+  #done = false; // the process has exited (or never started)
+  #gone: LfmError | undefined; // why, for requests made afterwards
+  #closing = false;
 
-async function llamaCppRunner(path: string, o: BenchOptions, vocab: number): Promise<LlamaCppRunner> {
-  const mod = "node-llama-cpp";
-  const nlc = (await import(mod)) as typeof import("node-llama-cpp");
-  const llama = await nlc.getLlama({ gpu: false, build: "never", logLevel: nlc.LlamaLogLevel.error, progressLogs: false });
-  const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
-  const ctx = await model.createContext({ contextSize: o.promptTokens + o.genTokens + 16, threads: o.threads, batchSize: o.promptTokens });
-  return {
-    async once(rep) {
-      const seq = ctx.getSequence();
-      const prompt = tokens(o.promptTokens, vocab, rep + 1) as never[];
-      let t0 = performance.now();
-      await seq.evaluateWithoutGeneratingNewTokens(prompt);
-      const pp = o.promptTokens / ((performance.now() - t0) / 1000);
-      await seq.clearHistory();
-      // Decode: llama.cpp samples natively (greedy) one token per step, as its users run it.
-      let n = 0;
-      t0 = performance.now();
-      for await (const _ of seq.evaluate([1 as never], { temperature: 0 })) {
-        void _;
-        if (++n >= o.genTokens) break;
+  constructor(readonly engine: BenchEngine) {
+    let exited!: () => void;
+    this.#exited = new Promise((resolve) => (exited = resolve));
+    // The engine name in argv only labels the process (ps); the load request decides.
+    const proc = fork(workerPath(), [engine], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      execArgv: process.execArgv.filter((a) => !a.startsWith("--inspect")),
+    });
+    this.#proc = proc;
+    // If this process exits without cleaning up (process.exit elsewhere), take the child along.
+    const killOnExit = () => proc.kill("SIGKILL");
+    process.once("exit", killOnExit);
+    proc.once("exit", (code, signal) => {
+      process.removeListener("exit", killOnExit);
+      const how = signal ? `signal ${signal}` : `exit code ${code}`;
+      this.#done = true;
+      this.#gone ??= new LfmError("ERR_LFM_INTERNAL", `[bench] the ${engine} worker process exited unexpectedly (${how})`);
+      this.#fail(this.#gone);
+      exited();
+    });
+    proc.on("error", (err) => {
+      const e = new LfmError("ERR_LFM_INTERNAL", `[bench] the ${engine} worker process failed: ${err.message}`, { cause: err });
+      if (proc.pid === undefined && !this.#done) {
+        // Never started: there is no exit to wait for.
+        process.removeListener("exit", killOnExit);
+        this.#done = true;
+        this.#gone = e;
+        exited();
       }
-      const tg = o.genTokens / ((performance.now() - t0) / 1000);
-      await seq.clearHistory();
-      seq.dispose();
-      return [pp, tg];
-    },
-    async dispose() {
-      await ctx.dispose();
-      await model.dispose();
-    },
-  };
+      this.#fail(e);
+    });
+    proc.on("message", (m: WorkerReply) => {
+      const p = this.#pending;
+      this.#pending = undefined;
+      if (!p) return;
+      if (m.ok) p.resolve(m);
+      else p.reject(wrapNativeError(m));
+    });
+  }
+
+  /** Rejects the pending request, if any. */
+  #fail(err: LfmError): void {
+    const p = this.#pending;
+    this.#pending = undefined;
+    p?.reject(this.#closing ? new LfmError("ERR_LFM_INTERNAL", `[bench] the ${this.engine} worker was stopped`) : err);
+  }
+
+  /** Sends one request and waits for its reply; rejects if the worker dies meanwhile. */
+  request<R extends WorkerReply & { ok: true }>(m: WorkerRequest): Promise<R> {
+    if (this.#done) return Promise.reject(this.#gone);
+    if (this.#pending) return Promise.reject(new LfmError("ERR_LFM_INTERNAL", `[bench] ${this.engine} worker: request while another is pending`));
+    return new Promise<R>((resolve, reject) => {
+      this.#pending = { resolve: resolve as (r: WorkerReply & { ok: true }) => void, reject };
+      this.#proc.send(m, (err) => {
+        if (err) this.#fail(new LfmError("ERR_LFM_INTERNAL", `[bench] cannot reach the ${this.engine} worker: ${err.message}`, { cause: err }));
+      });
+    });
+  }
+
+  /** Asks the worker to dispose its model and exit; kills it if it has not after `graceMs`. */
+  async close(graceMs = 10_000): Promise<void> {
+    this.#closing = true;
+    if (!this.#done && this.#proc.connected) this.#proc.send({ op: "close" } satisfies WorkerRequest, () => {});
+    const timer = setTimeout(() => this.#proc.kill("SIGKILL"), graceMs);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+
+  /** Kills the worker now and waits until it is gone. */
+  async kill(): Promise<void> {
+    this.#closing = true;
+    if (!this.#done) this.#proc.kill("SIGKILL");
+    await this.#exited;
+  }
 }
 
 /** Runs the benchmark on a GGUF file. */
 export async function bench(path: string, o: BenchOptions): Promise<BenchResult> {
   const log = o.log ?? (() => {});
-  const model = await loadModel(path, { threads: o.threads });
-  const V = model.info.vocabSize;
-  const bytesPerToken = decodeBytesPerToken(model);
-  const fileBytes = model.info.fileSize;
+  const shape = { path, threads: o.threads, promptTokens: o.promptTokens, genTokens: o.genTokens };
   const samples = { lfm2: { pp: [] as number[], tg: [] as number[] }, "llama.cpp": { pp: [] as number[], tg: [] as number[] } };
-  await oursOnce(model, { ...o, promptTokens: Math.min(32, o.promptTokens), genTokens: 4 }, 999); // warm-up (page in weights)
-  let ref: LlamaCppRunner | undefined;
+  const workers: Worker[] = [];
+  const spawn = (engine: BenchEngine) => {
+    const w = new Worker(engine);
+    workers.push(w);
+    return w;
+  };
+  let loaded: LoadReply;
   let residentBytes = 0;
-  for (let r = 0; r < o.reps; r++) {
-    const [pp, tg] = await oursOnce(model, o, r);
-    samples.lfm2.pp.push(pp);
-    samples.lfm2.tg.push(tg);
-    log(`rep ${r + 1}/${o.reps}: lfm2 pp ${pp.toFixed(1)} tg ${tg.toFixed(1)}`);
-    if (r === 0) {
-      residentBytes = process.memoryUsage().rss;
-      // llama.cpp joins only now, so the figure above is lfm2's alone.
-      if (o.llamaCpp) {
-        try {
-          ref = await llamaCppRunner(path, o, V);
-          await ref.once(999);
-        } catch (err) {
-          log(`llama.cpp unavailable: ${err instanceof Error ? err.message : String(err)}`);
+  try {
+    const ours = spawn("lfm2");
+    loaded = await ours.request<LoadReply>({ op: "load", engine: "lfm2", ...shape, useMmap: o.useMmap ?? false, activations: o.activations });
+    await ours.request({ op: "warmup" }); // page in weights
+    let ref: Worker | undefined;
+    for (let r = 0; r < o.reps; r++) {
+      const { pp, tg, rss } = await ours.request<RunReply>({ op: "run", rep: r });
+      samples.lfm2.pp.push(pp);
+      samples.lfm2.tg.push(tg);
+      log(`rep ${r + 1}/${o.reps}: lfm2 pp ${pp.toFixed(1)} tg ${tg.toFixed(1)}`);
+      if (r === 0) {
+        residentBytes = rss;
+        // llama.cpp joins after lfm2's first repetition, as it always has (loading it earlier
+        // would not change the figure above: it is the lfm2 process's own).
+        if (o.llamaCpp) {
+          const w = spawn("llama.cpp");
+          try {
+            await w.request({ op: "load", engine: "llama.cpp", ...shape, vocab: loaded.vocab });
+            await w.request({ op: "warmup" });
+            ref = w;
+          } catch (err) {
+            log(`llama.cpp unavailable: ${err instanceof Error ? err.message : String(err)}`);
+            await w.kill();
+          }
         }
       }
+      if (ref) {
+        const { pp: lp, tg: lt } = await ref.request<RunReply>({ op: "run", rep: r });
+        samples["llama.cpp"].pp.push(lp);
+        samples["llama.cpp"].tg.push(lt);
+        log(`rep ${r + 1}/${o.reps}: llama.cpp pp ${lp.toFixed(1)} tg ${lt.toFixed(1)}`);
+      }
     }
-    if (ref) {
-      const [lp, lt] = await ref.once(r);
-      samples["llama.cpp"].pp.push(lp);
-      samples["llama.cpp"].tg.push(lt);
-      log(`rep ${r + 1}/${o.reps}: llama.cpp pp ${lp.toFixed(1)} tg ${lt.toFixed(1)}`);
-    }
+  } catch (err) {
+    await Promise.all(workers.map((w) => w.kill()));
+    throw err;
   }
-  model.dispose();
-  await ref?.dispose();
+  await Promise.all(workers.map((w) => w.close()));
   const rows: BenchRow[] = [];
   for (const engine of ["lfm2", "llama.cpp"] as const) {
     if (samples[engine].pp.length === 0) continue;
     rows.push(summarise(engine, `pp${o.promptTokens}`, samples[engine].pp));
     rows.push(summarise(engine, `tg${o.genTokens}`, samples[engine].tg));
   }
-  return { model: path, rows, bytesPerToken, residentBytes, fileBytes };
+  return { model: path, rows, bytesPerToken: loaded.bytesPerToken, residentBytes, fileBytes: loaded.fileBytes };
 }
 
 /** Formats a result as a table with ratios and the decode bandwidth floor. */

@@ -18,8 +18,9 @@ const BENCH_HELP = `usage: lfm2 bench [MODEL.gguf] [options]
 
 Measures prefill (ppN: one N-token prompt) and decode (tgN: N single-token steps) speed, several
 repetitions, median and range. With node-llama-cpp installed, llama.cpp runs the same file with
-the same thread count in alternation and the ratio is printed. Without MODEL, a synthetic model
-of a preset shape is written once (random weights) into --dir.
+the same thread count in alternation and the ratio is printed. Each engine runs in its own child
+process, loaded once; only one measures at a time. Without MODEL, a synthetic model of a preset
+shape is written once (random weights) into --dir.
 
 options:
   --preset NAME    ${Object.keys(PRESETS).filter((p) => !p.startsWith("tiny")).join(" | ")}
@@ -29,6 +30,10 @@ options:
   --pp N           prompt tokens (default 512)
   --tg N           generated tokens (default 128)
   --no-llama       do not run llama.cpp
+  --mmap           lfm2 serves the weights from the file mapping (loadModel useMmap: true)
+                   instead of reading them into memory
+  --activations A  q16 | f32: precision of lfm2's activations in quantized products, passed
+                   to loadModel (default q16 where the CPU has the integer kernels)
   --bandwidth B    memory read bandwidth in bytes/s for the decode floor (default 76e9)
   --dir DIR        where synthetic models are kept (default .cache/models)`;
 
@@ -45,6 +50,8 @@ async function benchCommand(argv: string[]): Promise<void> {
       pp: { type: "string", default: "512" },
       tg: { type: "string", default: "128" },
       "no-llama": { type: "boolean", default: false },
+      mmap: { type: "boolean", default: false },
+      activations: { type: "string" },
       bandwidth: { type: "string", default: "76e9" },
       dir: { type: "string", default: ".cache/models" },
     },
@@ -73,6 +80,9 @@ async function benchCommand(argv: string[]): Promise<void> {
     genTokens: num("tg", values.tg, 1),
     reps: num("reps", values.reps, 1),
     llamaCpp: !values["no-llama"],
+    useMmap: values.mmap,
+    // Checked by loadModel in the lfm2 worker (the one list of accepted values).
+    ...(values.activations !== undefined ? { activations: values.activations as BenchOptions["activations"] } : {}),
     bandwidth: num("bandwidth", values.bandwidth, 1),
     log: (l) => console.log(l),
   };
