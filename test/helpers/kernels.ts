@@ -288,3 +288,23 @@ export function makeKQuantWeights(type: KQuantType, rows: number, cols: number, 
   }
   return { bytes, values: dequantize(type, bytes, rows * cols) };
 }
+
+// --- Q6_K test weights
+
+export const Q6_K_ID = 14;
+export const Q6_K_BLOCK_BYTES = 210;
+
+/** Random Q6_K rows: any ql/qh bits, int8 scales over the full range, f16 d of both signs. */
+export function makeQ6KWeights(rows: number, cols: number, rng: Rng): { bytes: Uint8Array; values: Float64Array } {
+  const nb = cols / 256;
+  const bytes = new Uint8Array(rows * nb * Q6_K_BLOCK_BYTES);
+  for (let b = 0; b < rows * nb; b++) {
+    const o = b * Q6_K_BLOCK_BYTES;
+    for (let j = 0; j < 192; j++) bytes[o + j] = rng.int(0, 255);
+    for (let j = 0; j < 16; j++) bytes[o + 192 + j] = rng.int(-128, 127) & 0xff;
+    const d = (randomF16Bits(rng, 4, 10) & 0x7fff) | (rng.next() < 0.2 ? 0x8000 : 0);
+    bytes[o + 208] = d & 0xff;
+    bytes[o + 209] = d >>> 8;
+  }
+  return { bytes, values: dequantize("Q6_K", bytes, rows * cols) };
+}

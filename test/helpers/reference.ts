@@ -223,7 +223,7 @@ export class ReferenceModel {
       const fIn = rmsNorm(h, lw.ffnNorm, c.normEps);
       tap?.("ffn_norm", il, fIn);
       // 5. dense SwiGLU or MoE
-      const ff = c.denseFfn[il] ? swiglu(lw.gate!, lw.up!, lw.down!, lw.ffnDim, H, fIn, 0, 0) : this.moe(lw, fIn);
+      const ff = c.denseFfn[il] ? swiglu(lw.gate!, lw.up!, lw.down!, lw.ffnDim, H, fIn, 0, 0) : this.moe(lw, fIn, il, tap);
       tap?.("ffn_out", il, ff);
       // 6. residual
       h = add(h, ff);
@@ -338,13 +338,14 @@ export class ReferenceModel {
 
   // --- Sigmoid-routed MoE (spec 2) ---
 
-  private moe(lw: LayerWeights, f: Float64Array): Float64Array {
+  private moe(lw: LayerWeights, f: Float64Array, il: number, tap?: TapFn): Float64Array {
     const c = this.config;
     const H = c.hidden;
     const E = c.nExperts;
     const K = c.nExpertsUsed;
     const Fe = lw.expertDim;
     const s = matvec(lw.router!, E, H, f).map((z) => 1 / (1 + Math.exp(-z))); // sigmoid, not softmax
+    tap?.("router_scores", il, s.map((v, e) => v + lw.expertBias![e]!));
     // Select by s + bias; weight by the unbiased s of the selected experts.
     const order = Array.from({ length: E }, (_, e) => e).sort((a, b) => s[b]! + lw.expertBias![b]! - (s[a]! + lw.expertBias![a]!) || a - b);
     const sel = order.slice(0, K);
@@ -426,6 +427,37 @@ export function referenceModel(modelPath: string): ReferenceModel {
  */
 export function referenceForward(modelPath: string, tokens: readonly number[]): Float64Array[] {
   return referenceModel(modelPath).forward(tokens);
+}
+
+/**
+ * The smallest relative gap between the K-th and the (K+1)-th expert selection score (sigmoid +
+ * bias), (s_K - s_K+1) / |s_K|, over every token and MoE layer of `tokens`; Infinity for a
+ * dense model. Routing is a top-K choice, a step function of its input: where this gap is
+ * within the engines' rounding, two correct engines may pick different experts.
+ */
+export function routingMargin(modelPath: string, tokens: readonly number[]): number {
+  const model = referenceModel(modelPath);
+  const K = model.config.nExpertsUsed;
+  let margin = Infinity;
+  model.forward(tokens, (name, _layer, v) => {
+    if (name !== "router_scores" || v.length <= K) return;
+    const sorted = Array.from(v).sort((a, b) => b - a);
+    margin = Math.min(margin, (sorted[K - 1]! - sorted[K]!) / Math.abs(sorted[K - 1]!));
+  });
+  return margin;
+}
+
+/**
+ * The first of make(seed0), make(seed0 + 1), ... (32 tries) whose routingMargin is at least
+ * `minMargin`: the prompt itself for a dense model (or one without near-ties).
+ */
+export function promptAwayFromRoutingTies(modelPath: string, make: (seed: number) => number[], seed0: number,
+  minMargin: number): number[] {
+  for (let seed = seed0; seed < seed0 + 32; seed++) {
+    const prompt = make(seed);
+    if (routingMargin(modelPath, prompt) >= minMargin) return prompt;
+  }
+  throw new Error(`[reference] ${modelPath}: no prompt from seed ${seed0} on keeps every routing decision ${minMargin} away from a tie`);
 }
 
 /** `n` greedy tokens after the prompt, by the reference. */

@@ -2,13 +2,16 @@
 // (quantize_acts) and integer matrix products over them (matmul_q16).
 //   quantize_acts: scalar against a float64 restatement of the format; every SIMD ISA that has
 //     it gives the same hi, lo and d bit for bit (the block sums within f32 rounding).
-//   matmul_q16: scalar within the rounding bound of the exact product (each activation moves
-//     by at most half its block's step d); every SIMD ISA that has the kernel against scalar on
-//     the same rounded activations, within f32 accumulation error.
+//   matmul_q16 (Q4_0, Q4_K, Q6_K): scalar within the rounding bound of the exact product (each
+//     activation moves by at most half its block's step d, times |scale * unsigned quant|; the
+//     zero points and minimums multiply exact sums); every SIMD ISA that has the kernel against
+//     scalar on the same rounded activations, within f32 accumulation error. One token takes
+//     the SIMD decode kernels, more tokens the panel GEMM (q16_avx512.h) over unpack_block.
 import { describe, expect, it } from "vitest";
+import { scaleMin } from "../../lib/gguf/quant-k.js";
 import {
-  expectAllClose, expectBitExact, f16ToNumber, GGML, makeWeights, MATMUL_SENTINEL, matmulReference, Rng, runKernel,
-  supportedIsas, type MatmulCase,
+  expectAllClose, expectBitExact, f16ToNumber, GGML, KQUANT_TYPES, makeKQuantWeights, makeQ6KWeights, makeWeights,
+  MATMUL_SENTINEL, matmulReference, Q6_K_BLOCK_BYTES, Q6_K_ID, Rng, runKernel, supportedIsas, type MatmulCase,
 } from "../helpers/kernels.js";
 import { matmulScaleTol } from "../helpers/tolerance.js";
 
@@ -111,11 +114,46 @@ describe("quantize_acts", () => {
   });
 });
 
-// Per type: |scale * unsigned quant| of every weight (what multiplies the rounded activation).
-const Q16_TYPES = {
+const CASES: MatmulCase[] = [
+  { rows: 1, cols: 32, nTok: 1, r0: 0, r1: 1, ldx: 32, ldy: 1, wOffset: 0 },
+  { rows: 9, cols: 96, nTok: 3, r0: 1, r1: 8, ldx: 101, ldy: 9, wOffset: 1 },
+  { rows: 17, cols: 160, nTok: 5, r0: 0, r1: 17, ldx: 160, ldy: 19, wOffset: 0 },
+  { rows: 13, cols: 224, nTok: 1, r0: 2, r1: 13, ldx: 224, ldy: 13, wOffset: 1 },
+  { rows: 21, cols: 384, nTok: 2, r0: 0, r1: 21, ldx: 384, ldy: 21, wOffset: 0 },
+  { rows: 37, cols: 2048, nTok: 1, r0: 3, r1: 36, ldx: 2048, ldy: 37, wOffset: 0 },
+  { rows: 37, cols: 2048, nTok: 8, r0: 0, r1: 37, ldx: 2048, ldy: 37, wOffset: 1 },
+  { rows: 11, cols: 1792, nTok: 6, r0: 0, r1: 11, ldx: 1800, ldy: 11, wOffset: 0 },
+];
+
+// K-quant rows are whole 256-column super-blocks (one kernel group each, never a partial one).
+// Decode (8-row tiles and their remainders), 2-4 token tiles with a remainder, odd row ranges,
+// ldx / ldy padding, unaligned weights, and at 2048 x 80 more than one L2 block of rows (Q6_K).
+const KQUANT_CASES: MatmulCase[] = [
+  { rows: 1, cols: 256, nTok: 1, r0: 0, r1: 1, ldx: 256, ldy: 1, wOffset: 0 },
+  { rows: 9, cols: 256, nTok: 2, r0: 1, r1: 8, ldx: 261, ldy: 11, wOffset: 1 },
+  { rows: 13, cols: 512, nTok: 5, r0: 2, r1: 13, ldx: 512, ldy: 13, wOffset: 1 },
+  { rows: 17, cols: 512, nTok: 1, r0: 0, r1: 17, ldx: 517, ldy: 19, wOffset: 0 },
+  { rows: 6, cols: 768, nTok: 3, r0: 0, r1: 6, ldx: 770, ldy: 8, wOffset: 1 },
+  { rows: 37, cols: 2048, nTok: 1, r0: 3, r1: 36, ldx: 2048, ldy: 37, wOffset: 0 },
+  { rows: 37, cols: 2048, nTok: 8, r0: 0, r1: 37, ldx: 2048, ldy: 37, wOffset: 1 },
+  { rows: 11, cols: 1792, nTok: 6, r0: 0, r1: 11, ldx: 1800, ldy: 11, wOffset: 0 },
+  { rows: 80, cols: 2048, nTok: 1, r0: 1, r1: 79, ldx: 2048, ldy: 81, wOffset: 1 },
+];
+
+interface Q16Type {
+  id: number;
+  cases: MatmulCase[];
+  make(rows: number, cols: number, rng: Rng): { bytes: Uint8Array; values: Float64Array };
+  /** |scale * unsigned quant| of every weight: what multiplies each rounded activation. */
+  magnitudes(bytes: Uint8Array, rows: number, cols: number): Float64Array;
+}
+
+const Q16_TYPES: Record<string, Q16Type> = {
   Q4_0: {
     id: GGML.Q4_0,
-    magnitudes(bytes: Uint8Array, rows: number, cols: number): Float64Array {
+    cases: CASES,
+    make: (rows, cols, rng) => makeWeights("Q4_0", rows, cols, rng),
+    magnitudes(bytes, rows, cols) {
       const out = new Float64Array(rows * cols);
       for (let b = 0; b < (rows * cols) / 32; b++) {
         const d = Math.abs(f16ToNumber(bytes[18 * b]! | (bytes[18 * b + 1]! << 8)));
@@ -128,24 +166,58 @@ const Q16_TYPES = {
       return out;
     },
   },
-} as const;
+  // w = d*sc_j*q - dmin*m_j: the minimum multiplies the exact activation sums, d*sc_j*q (q 0..15)
+  // the rounded activations.
+  Q4_K: {
+    id: KQUANT_TYPES.Q4_K.id,
+    cases: KQUANT_CASES,
+    make: (rows, cols, rng) => makeKQuantWeights("Q4_K", rows, cols, rng),
+    magnitudes(bytes, rows, cols) {
+      const bb = KQUANT_TYPES.Q4_K.bytes;
+      const out = new Float64Array(rows * cols);
+      for (let b = 0; b < (rows * cols) / 256; b++) {
+        const o = b * bb;
+        const d = Math.abs(f16ToNumber(bytes[o]! | (bytes[o + 1]! << 8)));
+        for (let j = 0; j < 8; j++) {
+          const [sc] = scaleMin(bytes, o + 4, j);
+          for (let l = 0; l < 32; l++) {
+            const q = (bytes[o + 16 + 32 * (j >> 1) + l]! >> (4 * (j & 1))) & 15;
+            out[256 * b + 32 * j + l] = d * sc * q;
+          }
+        }
+      }
+      return out;
+    },
+  },
+  // w = d*sc*(q - 32): the zero point multiplies the exact 16-column sums, d*sc*q (q 0..63) the
+  // rounded activations.
+  Q6_K: {
+    id: Q6_K_ID,
+    cases: KQUANT_CASES,
+    make: makeQ6KWeights,
+    magnitudes(bytes, rows, cols) {
+      const out = new Float64Array(rows * cols);
+      for (let b = 0; b < (rows * cols) / 256; b++) {
+        const o = b * Q6_K_BLOCK_BYTES;
+        const d = Math.abs(f16ToNumber(bytes[o + 208]! | (bytes[o + 209]! << 8)));
+        for (let e = 0; e < 256; e++) {
+          const h = e >> 7, g = (e >> 5) & 3, l = e & 31;
+          const lo = (bytes[o + 64 * h + l + 32 * (g & 1)]! >> (4 * (g >> 1))) & 15;
+          const hi = (bytes[o + 128 + 32 * h + l]! >> (2 * g)) & 3;
+          const sc = (bytes[o + 192 + (e >> 4)]! << 24) >> 24;
+          out[256 * b + e] = d * Math.abs(sc) * (lo | (hi << 4));
+        }
+      }
+      return out;
+    },
+  },
+};
 
-const CASES: MatmulCase[] = [
-  { rows: 1, cols: 32, nTok: 1, r0: 0, r1: 1, ldx: 32, ldy: 1, wOffset: 0 },
-  { rows: 9, cols: 96, nTok: 3, r0: 1, r1: 8, ldx: 101, ldy: 9, wOffset: 1 },
-  { rows: 17, cols: 160, nTok: 5, r0: 0, r1: 17, ldx: 160, ldy: 19, wOffset: 0 },
-  { rows: 13, cols: 224, nTok: 1, r0: 2, r1: 13, ldx: 224, ldy: 13, wOffset: 1 },
-  { rows: 21, cols: 384, nTok: 2, r0: 0, r1: 21, ldx: 384, ldy: 21, wOffset: 0 },
-  { rows: 37, cols: 2048, nTok: 1, r0: 3, r1: 36, ldx: 2048, ldy: 37, wOffset: 0 },
-  { rows: 37, cols: 2048, nTok: 8, r0: 0, r1: 37, ldx: 2048, ldy: 37, wOffset: 1 },
-  { rows: 11, cols: 1792, nTok: 6, r0: 0, r1: 11, ldx: 1800, ldy: 11, wOffset: 0 },
-];
-
-describe.each(Object.keys(Q16_TYPES) as (keyof typeof Q16_TYPES)[])("matmul_q16 %s", (type) => {
-  const spec = Q16_TYPES[type];
-  describe.each(CASES.map((c) => [`${c.rows}x${c.cols} nTok=${c.nTok} rows [${c.r0},${c.r1})`, c] as const))("%s", (_l, c) => {
+describe.each(Object.keys(Q16_TYPES))("matmul_q16 %s", (type) => {
+  const spec = Q16_TYPES[type]!;
+  describe.each(spec.cases.map((c) => [`${c.rows}x${c.cols} nTok=${c.nTok} rows [${c.r0},${c.r1})`, c] as const))("%s", (_l, c) => {
     const rng = new Rng(7000 + c.cols + c.rows * 3 + c.nTok);
-    const w = makeWeights(type, c.rows, c.cols, rng);
+    const w = spec.make(c.rows, c.cols, rng);
     const x = activations(rng, c.nTok * c.ldx);
     const run = (isa: string) =>
       runKernel(isa, "matmul_q16", {

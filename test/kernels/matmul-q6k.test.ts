@@ -3,30 +3,11 @@
 // every SIMD ISA of this CPU vs scalar. Rows outside [r0, r1) and the padding of ldy must stay
 // untouched.
 import { describe, expect, it } from "vitest";
-import { dequantize } from "../../lib/gguf/quant.js";
 import {
-  expectAllClose, matmulReference, randomF16Bits, Rng, runKernel, runMatmul, simdIsas, type MatmulCase,
+  expectAllClose, makeQ6KWeights, matmulReference, Q6_K_BLOCK_BYTES as BLOCK, Q6_K_ID as Q6_K, Rng, runKernel, runMatmul,
+  simdIsas, type MatmulCase,
 } from "../helpers/kernels.js";
 import { matmulScaleTol, SCALAR_REL, SCALAR_SCALE } from "../helpers/tolerance.js";
-
-const Q6_K = 14;
-const QK = 256;
-const BLOCK = 210;
-
-/** Random Q6_K rows: any ql/qh bits, int8 scales over the full range, f16 d of both signs. */
-function makeQ6KWeights(rows: number, cols: number, rng: Rng): { bytes: Uint8Array; values: Float64Array } {
-  const nb = cols / QK;
-  const bytes = new Uint8Array(rows * nb * BLOCK);
-  for (let b = 0; b < rows * nb; b++) {
-    const o = b * BLOCK;
-    for (let j = 0; j < 192; j++) bytes[o + j] = rng.int(0, 255);
-    for (let j = 0; j < 16; j++) bytes[o + 192 + j] = rng.int(-128, 127) & 0xff;
-    const d = (randomF16Bits(rng, 4, 10) & 0x7fff) | (rng.next() < 0.2 ? 0x8000 : 0);
-    bytes[o + 208] = d & 0xff;
-    bytes[o + 209] = d >>> 8;
-  }
-  return { bytes, values: dequantize("Q6_K", bytes, rows * cols) };
-}
 
 function cases(): MatmulCase[] {
   const out: MatmulCase[] = [];

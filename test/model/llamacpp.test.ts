@@ -6,8 +6,8 @@ import { loadModel, type Model } from "../../lib/index.js";
 import { maxRelError, promptTokens, rows } from "../helpers/compare.js";
 import { llamaCppDisposeAll, llamaCppGreedy, llamaCppLogits, llamaCppTokenize } from "../helpers/llama-cpp.js";
 import { ARCHS, K_QUANT_CONFIG, K_TYPES, LEGACY_TYPES, tinyModel, WEIGHT_TYPES } from "../helpers/models.js";
-import { referenceForward } from "../helpers/reference.js";
-import { F32_LOGITS_FLOOR, modelRelTol } from "../helpers/tolerance.js";
+import { promptAwayFromRoutingTies, referenceForward } from "../helpers/reference.js";
+import { F32_LOGITS_FLOOR, modelRelTol, ROUTING_MARGIN } from "../helpers/tolerance.js";
 
 const TEXT =
   "<|startoftext|><|im_start|>user\nWhat's 12345 + 678?  Déjà vu, naïve café — 東京 🙂\n\n\tcode: x=[1,2]<|im_end|>\n<|im_start|>assistant\n";
@@ -29,7 +29,8 @@ describe.each(ARCHS)("%s", (arch) => {
     const ours = model.tokenize(TEXT, { addBos: false });
     expect(ours).toEqual(await llamaCppTokenize(path, TEXT, true));
 
-    const prompt = [...ours.slice(0, 12), ...promptTokens(12, model.info.vocabSize, 31).slice(1)];
+    const prompt = promptAwayFromRoutingTies(path, (seed) => [...ours.slice(0, 12), ...promptTokens(12, model.info.vocabSize, seed).slice(1)],
+      31, ROUTING_MARGIN);
     const want = referenceForward(path, prompt);
     const got = rows(await model.createSequence({ contextSize: 64 }).evaluate(prompt, { logits: "all" }), model.info.vocabSize);
     const theirs = await llamaCppLogits(path, prompt);

@@ -24,6 +24,8 @@ void fill_kernels(CpuKernels* k) {
   k->axpy_f32 = axpy_f32;
   k->quantize_acts = quantize_acts;
   k->matmul_q16[id(GgmlType::kQ4_0)] = matmul_q16_q4_0;
+  k->matmul_q16[id(GgmlType::kQ4_K)] = matmul_q16_q4_k;
+  k->matmul_q16[id(GgmlType::kQ6_K)] = matmul_q16_q6_k;
   fill_legacy_kernels(k);
   fill_kquant_kernels(k);
   fill_q6_k_kernels(k);
