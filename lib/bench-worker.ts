@@ -32,6 +32,9 @@ export interface LoadReply {
   vocab: number;
   bytesPerToken: number;
   fileBytes: number;
+  /** lfm2 only: what the model reports (ModelInfo.activations / useMmap). */
+  activations?: string;
+  useMmap?: boolean;
 }
 
 /** Reply to a run: tokens/s of prefill and decode, and the worker's resident memory after it. */
@@ -92,7 +95,10 @@ async function oursOnce(model: Model, o: Shape, rep: number): Promise<[number, n
 async function lfm2Engine(m: Extract<WorkerRequest, { engine: "lfm2" }>): Promise<Engine> {
   const model = await loadModel(m.path, { threads: m.threads, useMmap: m.useMmap, ...(m.activations ? { activations: m.activations } : {}) });
   return {
-    loaded: { ok: true, vocab: model.info.vocabSize, bytesPerToken: decodeBytesPerToken(model), fileBytes: model.info.fileSize },
+    loaded: {
+      ok: true, vocab: model.info.vocabSize, bytesPerToken: decodeBytesPerToken(model), fileBytes: model.info.fileSize,
+      activations: model.info.activations, useMmap: model.info.useMmap,
+    },
     // Short warm-up: pages the weights in.
     warmup: async () => void (await oursOnce(model, { promptTokens: Math.min(32, m.promptTokens), genTokens: 4 }, 999)),
     once: (rep) => oursOnce(model, m, rep),

@@ -46,6 +46,9 @@ export interface BenchResult {
   /** Resident memory of the lfm2 worker process after its first repetition. */
   residentBytes: number;
   fileBytes: number;
+  /** lfm2's activation precision and weight residence, as the model reports them. */
+  activations: string;
+  useMmap: boolean;
 }
 
 function summarise(engine: BenchRow["engine"], test: string, samples: number[]): BenchRow {
@@ -219,7 +222,10 @@ export async function bench(path: string, o: BenchOptions): Promise<BenchResult>
     rows.push(summarise(engine, `pp${o.promptTokens}`, samples[engine].pp));
     rows.push(summarise(engine, `tg${o.genTokens}`, samples[engine].tg));
   }
-  return { model: path, rows, bytesPerToken: loaded.bytesPerToken, residentBytes, fileBytes: loaded.fileBytes };
+  return {
+    model: path, rows, bytesPerToken: loaded.bytesPerToken, residentBytes, fileBytes: loaded.fileBytes,
+    activations: loaded.activations ?? "f32", useMmap: loaded.useMmap ?? false,
+  };
 }
 
 /** Formats a result as a table with ratios and the decode bandwidth floor. */
@@ -233,7 +239,8 @@ export function formatBench(r: BenchResult, o: BenchOptions): string {
     const a = get("lfm2", t), b = get("llama.cpp", t);
     if (a && b) lines.push(`ratio lfm2 / llama.cpp ${t}: ${(a / b).toFixed(2)}x`);
   }
-  lines.push(`lfm2 resident memory: ${(r.residentBytes / 2 ** 30).toFixed(2)} GiB (file ${(r.fileBytes / 2 ** 30).toFixed(2)} GiB, weights stay mapped)`);
+  const residence = r.useMmap ? "served from the file mapping" : "read into memory";
+  lines.push(`lfm2 resident memory: ${(r.residentBytes / 2 ** 30).toFixed(2)} GiB (file ${(r.fileBytes / 2 ** 30).toFixed(2)} GiB, weights ${residence}); activations ${r.activations}`);
   const floor = o.bandwidth / r.bytesPerToken;
   lines.push(`decode reads ${(r.bytesPerToken / 1e9).toFixed(3)} GB/token; bandwidth floor at ${(o.bandwidth / 1e9).toFixed(0)} GB/s: ${floor.toFixed(1)} t/s`);
   for (const e of ["lfm2", "llama.cpp"]) {

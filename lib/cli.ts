@@ -32,8 +32,8 @@ options:
   --no-llama       do not run llama.cpp
   --mmap           lfm2 serves the weights from the file mapping (loadModel useMmap: true)
                    instead of reading them into memory
-  --activations A  q16 | f32: precision of lfm2's activations in quantized products, passed
-                   to loadModel (default q16 where the CPU has the integer kernels)
+  --activations A  q16 | q8 | f32: precision of lfm2's activations in quantized products,
+                   passed to loadModel (default q16 where the CPU has the integer kernels)
   --bandwidth B    memory read bandwidth in bytes/s for the decode floor (default 76e9)
   --dir DIR        where synthetic models are kept (default .cache/models)`;
 

@@ -28,7 +28,7 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   const threads = opts.threads === undefined ? 0 : intOption("threads", opts.threads, 1, 1024);
   if (opts.device !== undefined) oneOf("device", opts.device, ["auto", "cpu"] as const);
   if (opts.useMmap !== undefined && typeof opts.useMmap !== "boolean") throw invalidParameterError("useMmap", "a boolean", opts.useMmap);
-  const activations = opts.activations === undefined ? "q16" : oneOf("activations", opts.activations, ["q16", "f32"] as const);
+  const activations = opts.activations === undefined ? "q16" : oneOf("activations", opts.activations, ["q16", "q8", "f32"] as const);
   const useMmap = opts.useMmap ?? false;
   const caller = new Error();
   try {

@@ -15,13 +15,13 @@ export interface LoadModelOptions {
    */
   useMmap?: boolean;
   /**
-   * Precision of the activations entering the quantized matrix products. "q16" (default where
-   * the CPU has the integer kernels: AVX-512 VNNI) rounds them to 16 bits per 32-value block and
-   * uses integer dot products: results stay within about 1e-4 of exact (8-bit activations, as
-   * in llama.cpp, are about 256 times coarser). "f32" keeps them in f32 (exact to f32 rounding,
-   * slower).
+   * Precision of the activations entering the products of quantized weights, where the CPU has
+   * the integer kernels (AVX-512 VNNI; elsewhere f32 is used). "q16" (default): rounded to 16
+   * bits per 32-value block, integer dot products; each product within about 1e-5 of exact.
+   * "q8": 8 bits per block, as llama.cpp does (256 times coarser), for the fastest prefill.
+   * "f32": not rounded (exact to f32 rounding; slower).
    */
-  activations?: "q16" | "f32";
+  activations?: "q16" | "q8" | "f32";
 }
 
 /** What a loaded model is, read from its GGUF file. */
@@ -70,8 +70,8 @@ export interface ModelInfo {
   device: "cpu";
   isa: string;
   threads: number;
-  /** "q16" when quantized weights use the integer kernels (see LoadModelOptions.activations). */
-  activations: "q16" | "f32";
+  /** "q16" or "q8" when quantized weights use the integer kernels (LoadModelOptions.activations). */
+  activations: "q16" | "q8" | "f32";
   /** True when the weights are served from the file mapping (LoadModelOptions.useMmap). */
   useMmap: boolean;
 }

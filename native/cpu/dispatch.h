@@ -52,8 +52,13 @@ using DequantRowFn = void (*)(float* y, const uint8_t* w_row, int64_t n);
 // + dot(w, lo). The rounding error is at most d/2 per element (2^-16 of the block's largest
 // magnitude), 256 times smaller than 8-bit activations.
 // Row t: hi and lo at t*ld (ld >= n_cols, a multiple of kQ16Group; columns from n_cols to ld are
-// zero), d at t*(ld/32), and the exact f32 sum of x over each 16 columns at t*(ld/16): weight
-// formats with a zero point or a minimum multiply those unrounded sums.
+// zero), d at t*(ld/32), and at t*(ld/16) the sum of each 16 columns' rounded activations, d * sum
+// q (the integer sum is exact; one rounding). Weight formats with a zero point or a minimum
+// multiply these, so a product is exactly sum w * (q d) up to f32 rounding: the activation
+// rounding error is weighted by the weights themselves, not by the unsigned quants (about half
+// as large for zero-point formats as with the unrounded sums).
+// With lo == nullptr the activations have one 8-bit term (llama.cpp's Q8 precision): d = max|x|
+// / 127 and q = hi in [-127, 127]; kernels then do half the integer products.
 constexpr int64_t kQ16Group = 128;
 struct QuantActs {
   int8_t* hi;

@@ -114,7 +114,7 @@ Status Lfm2Model::load(const std::string& path, const Lfm2LoadOptions& opts,
     LFM_RETURN_IF_ERROR(m->load_config());
     LFM_RETURN_IF_ERROR(m->load_weights());
     m->kernels_ = &cpu::cpu_kernels(opts.isa);
-    m->f32_activations_ = opts.f32_activations;
+    m->activations_ = opts.activations;
     const int n_threads = opts.n_threads > 0 ? opts.n_threads : physical_core_count();
     m->pool_ = std::make_unique<ThreadPool>(n_threads);
     m->scratch_ = std::make_unique<Scratch>();
@@ -387,9 +387,11 @@ Status Lfm2Model::create_state(int64_t n_ctx, std::unique_ptr<Lfm2State>* out) c
 }
 
 const char* Lfm2Model::activations() const {
-  if (f32_activations_ || !kernels_->quantize_acts) return "f32";
+  if (activations_ == Lfm2LoadOptions::Activations::kF32 || !kernels_->quantize_acts) return "f32";
   for (const GgufTensor& t : file_->tensors()) {
-    if (t.ne.size() >= 2 && t.type_id < static_cast<uint32_t>(kGgmlTypeCount) && kernels_->matmul_q16[t.type_id]) return "q16";
+    if (t.ne.size() >= 2 && t.type_id < static_cast<uint32_t>(kGgmlTypeCount) && kernels_->matmul_q16[t.type_id]) {
+      return activations_ == Lfm2LoadOptions::Activations::kQ8 ? "q8" : "q16";
+    }
   }
   return "f32";
 }
@@ -402,7 +404,8 @@ void Lfm2Model::quantize_inputs(const MatmulJob* jobs, int n_jobs) {
   Scratch& s = *scratch_;
   const cpu::CpuKernels& k = *kernels_;
   s.q_acts.assign(static_cast<size_t>(n_jobs), cpu::QuantActs{nullptr, nullptr, nullptr, nullptr, 0});
-  if (f32_activations_ || !k.quantize_acts) return;
+  if (activations_ == Lfm2LoadOptions::Activations::kF32 || !k.quantize_acts) return;
+  const bool one_term = activations_ == Lfm2LoadOptions::Activations::kQ8;
   // First pass: sizes. Element offsets into the buffers, per job (reused for repeated inputs).
   std::vector<int64_t> first(static_cast<size_t>(n_jobs), -1), offset(static_cast<size_t>(n_jobs), 0);
   int64_t total = 0;
@@ -435,7 +438,7 @@ void Lfm2Model::quantize_inputs(const MatmulJob* jobs, int n_jobs) {
     const MatmulJob& src = jobs[first[j]];
     const int64_t off = offset[first[j]];
     const int64_t ld = (src.w->n_cols + cpu::kQ16Group - 1) / cpu::kQ16Group * cpu::kQ16Group;
-    s.q_acts[j] = cpu::QuantActs{s.q_hi.data() + off, s.q_lo.data() + off, s.q_d.data() + off / 32,
+    s.q_acts[j] = cpu::QuantActs{s.q_hi.data() + off, one_term ? nullptr : s.q_lo.data() + off, s.q_d.data() + off / 32,
                                  s.q_sum16.data() + off / 16, ld};
     if (first[j] == j) rows += src.n_tok;
   }

@@ -129,9 +129,12 @@ struct Lfm2State {
 struct Lfm2LoadOptions {
   int n_threads = 0;                 // 0 = physical cores
   cpu::Isa isa = cpu::Isa::kScalar;  // kernel table to use (validated by the caller)
-  // Keep every matrix product's activations in f32 (no Q16 rounding, dispatch.h): slower,
-  // within f32 rounding of the float64 reference.
-  bool f32_activations = false;
+  // Activations entering the products of quantized weights (dispatch.h, QuantActs): kQ16 rounds
+  // them to 16 bits per 32-column block for the integer kernels, kQ8 to 8 bits (llama.cpp's
+  // precision, half the integer work), kF32 keeps them exact (f32 kernels). Where the ISA has
+  // no integer kernel for a type, that type's products use f32 whatever the mode.
+  enum class Activations { kQ16, kQ8, kF32 };
+  Activations activations = Activations::kQ16;
   // Serve the weights from the file mapping (page cache) instead of reading them into memory
   // on 2 MiB pages (GgufOpenOptions::read_into_memory).
   bool use_mmap = false;
@@ -147,7 +150,7 @@ class Lfm2Model {
   const GgufFile& gguf() const { return *file_; }
   int n_threads() const { return pool_->size(); }
   const char* isa_name() const { return kernels_->isa; }
-  // "q16" when the integer path is on for at least one weight type of this model, else "f32".
+  // "q16" or "q8" when the integer path is on for at least one weight type of this model, else "f32".
   const char* activations() const;
 
   // n_ctx in [1, context_length]; kInvalidArg otherwise. kOutOfMemory if allocation fails.
@@ -192,7 +195,7 @@ class Lfm2Model {
   std::unique_ptr<GgufFile> file_;
   std::unique_ptr<ThreadPool> pool_;
   const cpu::CpuKernels* kernels_ = nullptr;
-  bool f32_activations_ = false;  // Lfm2LoadOptions::f32_activations
+  Lfm2LoadOptions::Activations activations_ = Lfm2LoadOptions::Activations::kQ16;
   std::unique_ptr<Scratch> scratch_;
   std::mutex forward_mu_;
 };

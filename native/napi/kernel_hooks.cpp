@@ -5,10 +5,11 @@
 //   matmul         {type, w: Uint8Array, nRows, nCols, x, nTok, ldx=nCols, ldy=nRows,
 //                   r0=0, r1=nRows, y?: initial output, wOffset=0}  -> y [nTok*ldy]
 //   dequant_row    {type, w: Uint8Array, n, wOffset=0}               -> [n]
-//   quantize_acts  {x, nCols, nTok, ldx=nCols}  -> [hi | lo (nTok*ld each) | d (nTok*ld/32) |
-//                   sum16 (nTok*ld/16)], ld = nCols rounded up to 128 (Q16 form, dispatch.h)
-//   matmul_q16     matmul's args; x is rounded by this ISA's quantize_acts, then the integer
-//                  kernel runs                                       -> y [nTok*ldy]
+//   quantize_acts  {x, nCols, nTok, ldx=nCols, bits=16}  -> [hi | lo (nTok*ld each; lo zero for
+//                   bits 8) | d (nTok*ld/32) | sum16 (nTok*ld/16)], ld = nCols rounded up to 128
+//                   (QuantActs, dispatch.h: bits 16 = two int8 terms, 8 = one)
+//   matmul_q16     matmul's args and bits=16; x is rounded by this ISA's quantize_acts, then the
+//                  integer kernel runs                               -> y [nTok*ldy]
 //   rmsnorm_f32    {x, w, eps, inPlace=false}                        -> y [n]
 //   swiglu_f32     {gate, up, inPlace?: "gate" | "up"}               -> y [n]
 //   short_conv_f32 {bcx, state, w, nChannels, L, nTok, ldBcx=3H, ldY=H, c0=0, c1=H, y?}
@@ -150,11 +151,19 @@ struct Q16Buffers {
   int64_t ld;
   std::vector<int8_t> hi, lo;
   std::vector<float> d, sum16;
-  Q16Buffers(int64_t n_cols, int64_t n_tok)
+  bool one_term;
+  Q16Buffers(int64_t n_cols, int64_t n_tok, bool one)
       : ld((n_cols + cpu::kQ16Group - 1) / cpu::kQ16Group * cpu::kQ16Group),
-        hi(static_cast<size_t>(ld * n_tok)), lo(hi.size()), d(hi.size() / 32), sum16(hi.size() / 16) {}
-  cpu::QuantActs acts() { return cpu::QuantActs{hi.data(), lo.data(), d.data(), sum16.data(), ld}; }
+        hi(static_cast<size_t>(ld * n_tok)), lo(hi.size()), d(hi.size() / 32), sum16(hi.size() / 16), one_term(one) {}
+  cpu::QuantActs acts() { return cpu::QuantActs{hi.data(), one_term ? nullptr : lo.data(), d.data(), sum16.data(), ld}; }
 };
+
+// args.bits: 16 (two int8 terms, the default) or 8 (one term).
+bool one_term_arg(const Args& a) {
+  const int64_t bits = a.integer("bits", 16);
+  need(a.env, bits == 16 || bits == 8, "bits must be 16 or 8");
+  return bits == 8;
+}
 
 Napi::Value run_quantize_acts(const CpuKernels& k, const Args& a) {
   if (!k.quantize_acts) throw_range(a.env, "this ISA has no integer path");
@@ -162,7 +171,7 @@ Napi::Value run_quantize_acts(const CpuKernels& k, const Args& a) {
   Napi::Float32Array x = a.f32("x");
   need(a.env, ldx >= n_cols, "ldx must be >= nCols");
   need(a.env, n_tok == 0 || static_cast<int64_t>(x.ElementLength()) >= (n_tok - 1) * ldx + n_cols, "x is too short");
-  Q16Buffers q(n_cols, n_tok);
+  Q16Buffers q(n_cols, n_tok, one_term_arg(a));
   k.quantize_acts(q.acts(), x.Data(), ldx, n_cols, 0, n_tok);
   std::vector<float> out;
   out.reserve(q.hi.size() * 2 + q.d.size() + q.sum16.size());
@@ -199,7 +208,7 @@ Napi::Value run_matmul(const CpuKernels& k, const Args& a, bool q16) {
   }
   WeightCopy wc(w, a.integer("wOffset", 0));
   if (q16) {
-    Q16Buffers q(n_cols, n_tok);
+    Q16Buffers q(n_cols, n_tok, one_term_arg(a));
     k.quantize_acts(q.acts(), x.Data(), ldx, n_cols, 0, n_tok);
     k.matmul_q16[type](y.data(), ldy, wc.data, row_bytes, q.acts(), n_cols, n_tok, r0, r1);
   } else {

@@ -97,8 +97,10 @@ Napi::Value load_model(const Napi::CallbackInfo& info, const Napi::FunctionRefer
   const Napi::Object o = info[1].As<Napi::Object>();
   opts.n_threads = static_cast<int>(get_int(o, "threads", 0));
   opts.use_mmap = o.Has("useMmap") && o.Get("useMmap").ToBoolean().Value();
-  opts.f32_activations = o.Has("activations") && o.Get("activations").IsString() &&
-                         o.Get("activations").As<Napi::String>().Utf8Value() == "f32";
+  const std::string act = o.Has("activations") && o.Get("activations").IsString()
+                              ? o.Get("activations").As<Napi::String>().Utf8Value() : "q16";
+  opts.activations = act == "f32" ? Lfm2LoadOptions::Activations::kF32
+                     : act == "q8" ? Lfm2LoadOptions::Activations::kQ8 : Lfm2LoadOptions::Activations::kQ16;
   auto* w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), opts, model_ctor);
   Napi::Promise p = w->Promise();
   w->Queue();

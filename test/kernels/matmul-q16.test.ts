@@ -31,9 +31,14 @@ function q16Isas(): string[] {
 }
 
 interface Q16 { hi: Float32Array; lo: Float32Array; d: Float32Array; sum16: Float32Array; ld: number }
-function quantize(isa: string, x: Float32Array, nCols: number, nTok: number, ldx = nCols): Q16 {
+type Bits = 16 | 8;
+const BITS: Bits[] = [16, 8];
+/** Largest |q|: 16 bits as two int8 terms, 8 bits as one (dispatch.h). */
+const QMAX = { 16: 32512, 8: 127 } as const;
+
+function quantize(isa: string, x: Float32Array, nCols: number, nTok: number, ldx = nCols, bits: Bits = 16): Q16 {
   const ld = padded(nCols);
-  const out = runKernel(isa, "quantize_acts", { x, nCols, nTok, ldx });
+  const out = runKernel(isa, "quantize_acts", { x, nCols, nTok, ldx, bits });
   expect(out.length).toBe(nTok * ld * 2 + (nTok * ld) / 32 + (nTok * ld) / 16);
   const n = nTok * ld;
   return {
@@ -60,12 +65,12 @@ function activations(rng: Rng, n: number): Float32Array {
   return x;
 }
 
-describe("quantize_acts", () => {
+describe.each(BITS)("quantize_acts, %i bits", (bits) => {
   const sizes: [number, number, number][] = [[1, 1, 1], [17, 2, 20], [32, 1, 32], [100, 3, 101], [129, 2, 129], [300, 2, 305], [2053, 1, 2053]];
   describe.each(sizes)("nCols %i nTok %i ldx %i", (nCols, nTok, ldx) => {
     const rng = new Rng(nCols * 13 + nTok);
     const x = activations(rng, nTok * ldx);
-    const ref = quantize("scalar", x, nCols, nTok, ldx);
+    const ref = quantize("scalar", x, nCols, nTok, ldx, bits);
 
     it("scalar follows the format", () => {
       const { ld } = ref;
@@ -74,14 +79,9 @@ describe("quantize_acts", () => {
           const cols = [];
           for (let j = 0; j < 32; j++) if (b * 32 + j < nCols) cols.push(x[t * ldx + b * 32 + j]!);
           const amax = cols.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-          const d = Math.fround(amax / 32512);
+          const d = Math.fround(amax / QMAX[bits]);
           expect(ref.d[t * (ld / 32) + b]).toBe(d);
-          for (let h = 0; h < 2; h++) {
-            const part = cols.slice(16 * h, 16 * h + 16);
-            const s = part.reduce((a, v) => a + v, 0);
-            const abs = part.reduce((a, v) => a + Math.abs(v), 0);
-            expect(Math.abs(ref.sum16[t * (ld / 16) + 2 * b + h]! - s)).toBeLessThanOrEqual(16 * 2 ** -24 * abs + 1e-45);
-          }
+          const qsum = [0, 0];
           for (let j = 0; j < 32; j++) {
             const c = b * 32 + j;
             const hi = ref.hi[t * ld + c]!;
@@ -91,25 +91,24 @@ describe("quantize_acts", () => {
             expect(lo).toBeGreaterThanOrEqual(-128);
             expect(lo).toBeLessThanOrEqual(127);
             const q = c < nCols && d > 0 ? rint(Math.fround(x[t * ldx + c]! / d)) : 0;
-            expect(256 * hi + lo, `t ${t} col ${c}`).toBe(q);
+            expect(bits === 16 ? 256 * hi + lo : hi, `t ${t} col ${c}`).toBe(q);
+            if (bits === 8) expect(lo).toBe(0);
+            qsum[j >> 4] += q;
             // Half a step, plus the f32 rounding of x / d (2^-8 at 32512) and of d itself.
             if (c < nCols) expect(Math.abs(q * d - x[t * ldx + c]!)).toBeLessThanOrEqual(d * (0.5 + 2 ** -7) + 1e-45);
           }
+          // The 16-column sums are of the rounded values: d * (exact integer sum), one rounding.
+          for (let h = 0; h < 2; h++) expect(ref.sum16[t * (ld / 16) + 2 * b + h]).toBe(Math.fround(d * qsum[h]!));
         }
       }
     });
 
     it.each(q16Isas().filter((i) => i !== "scalar"))("%s gives the same rounding", (isa) => {
-      const got = quantize(isa, x, nCols, nTok, ldx);
+      const got = quantize(isa, x, nCols, nTok, ldx, bits);
       expectBitExact(got.hi, ref.hi, `${isa} hi`);
       expectBitExact(got.lo, ref.lo, `${isa} lo`);
       expectBitExact(got.d, ref.d, `${isa} d`);
-      // Sums of 16 in another order: within 2 * 15 roundings of the sum of magnitudes.
-      const abs = new Float64Array(ref.sum16.length);
-      for (let t = 0; t < nTok; t++) {
-        for (let c = 0; c < nCols; c++) abs[t * (ref.ld / 16) + (c >> 4)] += Math.abs(x[t * ldx + c]!);
-      }
-      expectAllClose(got.sum16, ref.sum16, `${isa} sum16`, { atol: 1e-45, scale: abs, scaleTol: 30 * 2 ** -24 });
+      expectBitExact(got.sum16, ref.sum16, `${isa} sum16`);
     });
   });
 });
@@ -144,8 +143,6 @@ interface Q16Type {
   id: number;
   cases: MatmulCase[];
   make(rows: number, cols: number, rng: Rng): { bytes: Uint8Array; values: Float64Array };
-  /** |scale * unsigned quant| of every weight: what multiplies each rounded activation. */
-  magnitudes(bytes: Uint8Array, rows: number, cols: number): Float64Array;
 }
 
 const Q16_TYPES: Record<string, Q16Type> = {
@@ -153,67 +150,22 @@ const Q16_TYPES: Record<string, Q16Type> = {
     id: GGML.Q4_0,
     cases: CASES,
     make: (rows, cols, rng) => makeWeights("Q4_0", rows, cols, rng),
-    magnitudes(bytes, rows, cols) {
-      const out = new Float64Array(rows * cols);
-      for (let b = 0; b < (rows * cols) / 32; b++) {
-        const d = Math.abs(f16ToNumber(bytes[18 * b]! | (bytes[18 * b + 1]! << 8)));
-        for (let j = 0; j < 16; j++) {
-          const q = bytes[18 * b + 2 + j]!;
-          out[32 * b + j] = d * (q & 15);
-          out[32 * b + j + 16] = d * (q >> 4);
-        }
-      }
-      return out;
-    },
   },
-  // w = d*sc_j*q - dmin*m_j: the minimum multiplies the exact activation sums, d*sc_j*q (q 0..15)
-  // the rounded activations.
+  // w = d*sc_j*q - dmin*m_j (the minimum multiplies the rounded activations' block sums).
   Q4_K: {
     id: KQUANT_TYPES.Q4_K.id,
     cases: KQUANT_CASES,
     make: (rows, cols, rng) => makeKQuantWeights("Q4_K", rows, cols, rng),
-    magnitudes(bytes, rows, cols) {
-      const bb = KQUANT_TYPES.Q4_K.bytes;
-      const out = new Float64Array(rows * cols);
-      for (let b = 0; b < (rows * cols) / 256; b++) {
-        const o = b * bb;
-        const d = Math.abs(f16ToNumber(bytes[o]! | (bytes[o + 1]! << 8)));
-        for (let j = 0; j < 8; j++) {
-          const [sc] = scaleMin(bytes, o + 4, j);
-          for (let l = 0; l < 32; l++) {
-            const q = (bytes[o + 16 + 32 * (j >> 1) + l]! >> (4 * (j & 1))) & 15;
-            out[256 * b + 32 * j + l] = d * sc * q;
-          }
-        }
-      }
-      return out;
-    },
   },
-  // w = d*sc*(q - 32): the zero point multiplies the exact 16-column sums, d*sc*q (q 0..63) the
-  // rounded activations.
+  // w = d*sc*(q - 32) per 16 columns (the zero point multiplies the rounded 16-column sums).
   Q6_K: {
     id: Q6_K_ID,
     cases: KQUANT_CASES,
     make: makeQ6KWeights,
-    magnitudes(bytes, rows, cols) {
-      const out = new Float64Array(rows * cols);
-      for (let b = 0; b < (rows * cols) / 256; b++) {
-        const o = b * Q6_K_BLOCK_BYTES;
-        const d = Math.abs(f16ToNumber(bytes[o + 208]! | (bytes[o + 209]! << 8)));
-        for (let e = 0; e < 256; e++) {
-          const h = e >> 7, g = (e >> 5) & 3, l = e & 31;
-          const lo = (bytes[o + 64 * h + l + 32 * (g & 1)]! >> (4 * (g >> 1))) & 15;
-          const hi = (bytes[o + 128 + 32 * h + l]! >> (2 * g)) & 3;
-          const sc = (bytes[o + 192 + (e >> 4)]! << 24) >> 24;
-          out[256 * b + e] = d * Math.abs(sc) * (lo | (hi << 4));
-        }
-      }
-      return out;
-    },
   },
 };
 
-describe.each(Object.keys(Q16_TYPES))("matmul_q16 %s", (type) => {
+describe.each(Object.keys(Q16_TYPES).flatMap((type) => BITS.map((bits) => [type, bits] as const)))("matmul_q16 %s, %i-bit activations", (type, bits) => {
   const spec = Q16_TYPES[type]!;
   describe.each(spec.cases.map((c) => [`${c.rows}x${c.cols} nTok=${c.nTok} rows [${c.r0},${c.r1})`, c] as const))("%s", (_l, c) => {
     const rng = new Rng(7000 + c.cols + c.rows * 3 + c.nTok);
@@ -222,27 +174,28 @@ describe.each(Object.keys(Q16_TYPES))("matmul_q16 %s", (type) => {
     const run = (isa: string) =>
       runKernel(isa, "matmul_q16", {
         type: spec.id, w: w.bytes, nRows: c.rows, nCols: c.cols, x, nTok: c.nTok, ldx: c.ldx, ldy: c.ldy,
-        r0: c.r0, r1: c.r1, y: new Float32Array(c.nTok * c.ldy).fill(MATMUL_SENTINEL), wOffset: c.wOffset,
+        r0: c.r0, r1: c.r1, y: new Float32Array(c.nTok * c.ldy).fill(MATMUL_SENTINEL), wOffset: c.wOffset, bits,
       });
     const exact = matmulReference(w.values, x, c);
     const scalar = run("scalar");
 
     it("scalar is within the activation rounding of the exact product", () => {
-      const q = quantize("scalar", x, c.cols, c.nTok, c.ldx);
-      const mag = spec.magnitudes(w.bytes, c.rows, c.cols);
+      const q = quantize("scalar", x, c.cols, c.nTok, c.ldx, bits);
       const bound = new Float64Array(c.nTok * c.ldy);
       for (let t = 0; t < c.nTok; t++) {
         for (let r = c.r0; r < c.r1; r++) {
           let s = 0;
-          for (let k = 0; k < c.cols; k++) s += (mag[r * c.cols + k]! * q.d[t * (q.ld / 32) + (k >> 5)]!) / 2;
+          // The product is sum w * (q d): each rounded activation is within a half step (plus
+          // the f32 rounding of x / d) of x, weighted by its weight.
+          for (let k = 0; k < c.cols; k++) s += Math.abs(w.values[r * c.cols + k]!) * q.d[t * (q.ld / 32) + (k >> 5)]! * (0.5 + 2 ** -7);
           bound[t * c.ldy + r] = s + matmulScaleTol(c.cols) * exact.scale[t * c.ldy + r]!;
         }
       }
-      expectAllClose(scalar, exact.y, `scalar q16 ${type}`, { scale: bound, scaleTol: 1 });
+      expectAllClose(scalar, exact.y, `scalar ${bits}-bit ${type}`, { scale: bound, scaleTol: 1 });
     });
 
     it.each(q16Isas().filter((i) => i !== "scalar"))("%s matches scalar", (isa) => {
-      expectAllClose(run(isa), scalar, `${isa} q16 ${type}`, { scale: exact.scale, scaleTol: matmulScaleTol(c.cols) });
+      expectAllClose(run(isa), scalar, `${isa} ${bits}-bit ${type}`, { scale: exact.scale, scaleTol: matmulScaleTol(c.cols) });
     });
   });
 });

@@ -10,7 +10,7 @@ import { MODEL_REL_TOL, modelRelTol, STEP_REL_TOL } from "../helpers/tolerance.j
 const opened: Model[] = [];
 afterAll(() => opened.forEach((m) => m.dispose()));
 
-async function open(path: string, activations: "q16" | "f32" = "q16"): Promise<Model> {
+async function open(path: string, activations: "q16" | "q8" | "f32" = "q16"): Promise<Model> {
   const m = await loadModel(path, { threads: 2, activations });
   opened.push(m);
   return m;
@@ -18,7 +18,7 @@ async function open(path: string, activations: "q16" | "f32" = "q16"): Promise<M
 
 describe.each(ARCHS)("%s", (arch) => {
   describe.each(WEIGHT_TYPES)("%s weights", (type) => {
-    it.each(["f32", "q16"] as const)("matches the float64 reference at every position (%s activations)", async (activations) => {
+    it.each(["f32", "q16", "q8"] as const)("matches the float64 reference at every position (%s activations)", async (activations) => {
       const path = tinyModel(arch, type);
       const model = await open(path, activations);
       const prompt = promptTokens(24, model.info.vocabSize, 3);
@@ -28,7 +28,8 @@ describe.each(ARCHS)("%s", (arch) => {
       const err = maxRelError(got, want);
       if (activations === "f32") expect(model.info.activations).toBe("f32");
       expect(err, `max relative error ${err.toExponential(2)}`).toBeLessThan(modelRelTol(model.info.activations));
-      expect(got.map(argmaxOf)).toEqual(want.map(argmaxOf));
+      // 8-bit activations move logits by about 10% on these models: the top token may change.
+      if (activations !== "q8") expect(got.map(argmaxOf)).toEqual(want.map(argmaxOf));
     });
   });
 

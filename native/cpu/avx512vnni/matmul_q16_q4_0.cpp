@@ -8,7 +8,7 @@
 //   vpdpbusd (u8 weight x s8 activation, 4 products per int32 lane) over both activation terms,
 //   combined as 256*hi + lo, so lane i holds 8 exact products of block i/4;
 //   each lane is scaled by its block's weight scale d and activation scale, and the zero point
-//   (-8 d times the block's exact activation sum, a quarter per lane) is added.
+//   (-8 d times the block's rounded activation sum, a quarter per lane) is added.
 // The last group of a row may hold 1-3 blocks: masked loads read only the row's bytes and the
 // activations beyond n_cols are zero.
 
@@ -41,18 +41,22 @@ struct WeightsQ4_0 {
   struct Act {
     __m512i hl, hh, ll, lh;  // terms hi/lo, elements 0-15 / 16-31 of the 4 blocks
     __m512 da;               // lane i: activation scale of block i/4
-    __m512 zp;               // lane i: -8/4 * exact activation sum of block i/4
+    __m512 zp;               // lane i: -8/4 * activation sum of block i/4
+    template <int Terms>
     void load(const QuantActs& x, int64_t t, int64_t g) {
       const int8_t* h = x.hi + t * x.ld + g * kGroupCols;
-      const int8_t* l = x.lo + t * x.ld + g * kGroupCols;
+
       const __m512i first = _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13);  // 8-byte units
       const __m512i second = _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15);
       const __m512i h0 = _mm512_loadu_si512(h), h1 = _mm512_loadu_si512(h + 64);
-      const __m512i l0 = _mm512_loadu_si512(l), l1 = _mm512_loadu_si512(l + 64);
       hl = _mm512_permutex2var_epi64(h0, first, h1);
       hh = _mm512_permutex2var_epi64(h0, second, h1);
-      ll = _mm512_permutex2var_epi64(l0, first, l1);
-      lh = _mm512_permutex2var_epi64(l0, second, l1);
+      if constexpr (Terms == 2) {
+        const int8_t* l = x.lo + t * x.ld + g * kGroupCols;
+        const __m512i l0 = _mm512_loadu_si512(l), l1 = _mm512_loadu_si512(l + 64);
+        ll = _mm512_permutex2var_epi64(l0, first, l1);
+        lh = _mm512_permutex2var_epi64(l0, second, l1);
+      }
       const __m512i blk = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
       da = _mm512_permutexvar_ps(blk, _mm512_castps128_ps512(_mm_loadu_ps(x.d + t * (x.ld / 32) + g * 4)));
       const __m512 s = _mm512_castps256_ps512(_mm256_loadu_ps(x.sum16 + t * (x.ld / 16) + g * 8));
@@ -95,11 +99,14 @@ struct WeightsQ4_0 {
     }
   };
 
+  template <int Terms>
   static inline void madd(__m512& acc, const Unpacked& w, const Act& a) {
     const __m512i zero = _mm512_setzero_si512();
-    const __m512i dh = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, w.lo, a.hl), w.hi, a.hh);
-    const __m512i dl = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, w.lo, a.ll), w.hi, a.lh);
-    const __m512 v = _mm512_cvtepi32_ps(combine_terms(dh, dl));
+    __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, w.lo, a.hl), w.hi, a.hh);
+    if constexpr (Terms == 2) {
+      dot = combine_terms(dot, _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, w.lo, a.ll), w.hi, a.lh));
+    }
+    const __m512 v = _mm512_cvtepi32_ps(dot);
     acc = _mm512_fmadd_ps(w.d, _mm512_fmadd_ps(v, a.da, a.zp), acc);
   }
 };

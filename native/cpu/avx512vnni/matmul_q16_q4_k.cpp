@@ -18,8 +18,7 @@
 // The 6-bit scales and mins are decoded with 128-bit integer operations per row and group.
 // Instructions per row and group: 3 loads, 8 for the quants, 11 for the scales, and per token
 // 8 vpdpbusd, 2 to combine the terms, 1 conversion, 1 mul, 2 FMAs.
-// 8-bit activations (x.lo == nullptr, dispatch.h): hi is taken as the low term against a zero
-// high one (correct; not the halved work a dedicated path would do).
+// 8-bit activations (x.lo == nullptr, dispatch.h): the hi term alone (Terms = 1), half the products.
 
 #include "../kernel_sets.h"
 #include "../kernels_kquant.h"
@@ -43,7 +42,7 @@ struct WeightsQ4K {
     // Terms hi / lo in the weights' order: vector v, qword j = columns 32j + 8v .. 32j + 8v + 7.
     __m512i h[4], l[4];
     __m512 da;  // lane k: activation scale of block k/2, divided by 16 for odd k/2 (the weights hold 16*q)
-    __m512 sx;  // lanes 0..7: 0; lane 8 + j: exact activation sum of block j
+    __m512 sx;  // lanes 0..7: 0; lane 8 + j: activation sum of block j
     static inline void gather(const int8_t* s, __m512i out[4]) {
       const __m512i x0 = _mm512_loadu_si512(s), x1 = _mm512_loadu_si512(s + 64);
       const __m512i x2 = _mm512_loadu_si512(s + 128), x3 = _mm512_loadu_si512(s + 192);
@@ -57,14 +56,10 @@ struct WeightsQ4K {
       out[2] = _mm512_shuffle_i64x2(p23, q23, _MM_SHUFFLE(1, 0, 1, 0));
       out[3] = _mm512_shuffle_i64x2(p23, q23, _MM_SHUFFLE(3, 2, 3, 2));
     }
+    template <int Terms>
     void load(const QuantActs& x, int64_t t, int64_t g) {
-      if (x.lo) {
-        gather(x.hi + t * x.ld + g * kGroupCols, h);
-        gather(x.lo + t * x.ld + g * kGroupCols, l);
-      } else {  // one 8-bit term (dispatch.h): q = hi, taken as the low term against a zero high one
-        for (int v = 0; v < 4; ++v) h[v] = _mm512_setzero_si512();
-        gather(x.hi + t * x.ld + g * kGroupCols, l);
-      }
+      gather(x.hi + t * x.ld + g * kGroupCols, h);
+      if constexpr (Terms == 2) gather(x.lo + t * x.ld + g * kGroupCols, l);
       da = _mm512_mul_ps(_mm512_permutexvar_ps(dup_pairs(), _mm512_castps256_ps512(_mm256_loadu_ps(x.d + t * (x.ld / 32) + g * 8))),
                          _mm512_setr_ps(1, 1, 0.0625f, 0.0625f, 1, 1, 0.0625f, 0.0625f, 1, 1, 0.0625f, 0.0625f, 1, 1, 0.0625f, 0.0625f));
       const __m512 s = _mm512_loadu_ps(x.sum16 + t * (x.ld / 16) + g * 16);
@@ -105,17 +100,21 @@ struct WeightsQ4K {
     }
   };
 
+  template <int Terms>
   static inline void madd(__m512& acc, const Unpacked& w, const Act& a) {
     const __m512i zero = _mm512_setzero_si512();
     __m512i h = _mm512_dpbusd_epi32(zero, w.q[0], a.h[0]);
-    __m512i l = _mm512_dpbusd_epi32(zero, w.q[0], a.l[0]);
     h = _mm512_dpbusd_epi32(h, w.q[1], a.h[1]);
-    l = _mm512_dpbusd_epi32(l, w.q[1], a.l[1]);
     h = _mm512_dpbusd_epi32(h, w.q[2], a.h[2]);
-    l = _mm512_dpbusd_epi32(l, w.q[2], a.l[2]);
     h = _mm512_dpbusd_epi32(h, w.q[3], a.h[3]);
-    l = _mm512_dpbusd_epi32(l, w.q[3], a.l[3]);
-    acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(combine_terms(h, l)), a.da), w.ws, acc);
+    if constexpr (Terms == 2) {
+      __m512i l = _mm512_dpbusd_epi32(zero, w.q[0], a.l[0]);
+      l = _mm512_dpbusd_epi32(l, w.q[1], a.l[1]);
+      l = _mm512_dpbusd_epi32(l, w.q[2], a.l[2]);
+      l = _mm512_dpbusd_epi32(l, w.q[3], a.l[3]);
+      h = combine_terms(h, l);
+    }
+    acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(h), a.da), w.ws, acc);
     acc = _mm512_fnmadd_ps(w.dm, a.sx, acc);
   }
 

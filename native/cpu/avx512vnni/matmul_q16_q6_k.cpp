@@ -15,8 +15,7 @@
 //   lane k gets d*sc_k * (da_{k/2} * dot_k - 32 * sum16_k): one FMS and one FMA.
 // Instructions per row and group: 6 loads, 22 for the quants, 3 for the scales, and per token
 // 8 vpdpbusd, 2 to combine the terms, 1 conversion, 2 FMAs.
-// 8-bit activations (x.lo == nullptr, dispatch.h): hi is taken as the low term against a zero
-// high one (correct; not the halved work a dedicated path would do).
+// 8-bit activations (x.lo == nullptr, dispatch.h): the hi term alone (Terms = 1), half the products.
 
 #include "../kernel_sets.h"
 #include "../kernels_q6_k.h"
@@ -46,20 +45,16 @@ struct WeightsQ6K {
   struct Act {
     __m512i h[4], l[4];  // terms hi / lo, transposed as the quants (transpose_units)
     __m512 da;           // lane k: activation scale of block k/2
-    __m512 zp;           // lane k: 32 * exact activation sum of columns 16k..16k+15
+    __m512 zp;           // lane k: 32 * activation sum of columns 16k..16k+15
     static inline void gather(const int8_t* s, __m512i out[4]) {
       __m512i x[4];
       for (int m = 0; m < 4; ++m) x[m] = _mm512_loadu_si512(s + 64 * m);
       transpose_units(x, out);
     }
+    template <int Terms>
     void load(const QuantActs& x, int64_t t, int64_t g) {
-      if (x.lo) {
-        gather(x.hi + t * x.ld + g * kGroupCols, h);
-        gather(x.lo + t * x.ld + g * kGroupCols, l);
-      } else {  // one 8-bit term (dispatch.h): q = hi, taken as the low term against a zero high one
-        for (int v = 0; v < 4; ++v) h[v] = _mm512_setzero_si512();
-        gather(x.hi + t * x.ld + g * kGroupCols, l);
-      }
+      gather(x.hi + t * x.ld + g * kGroupCols, h);
+      if constexpr (Terms == 2) gather(x.lo + t * x.ld + g * kGroupCols, l);
       const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
       da = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_loadu_ps(x.d + t * (x.ld / 32) + g * 8)));
       zp = _mm512_mul_ps(_mm512_loadu_ps(x.sum16 + t * (x.ld / 16) + g * 16), _mm512_set1_ps(32.0f));
@@ -91,17 +86,21 @@ struct WeightsQ6K {
     }
   };
 
+  template <int Terms>
   static inline void madd(__m512& acc, const Unpacked& w, const Act& a) {
     const __m512i zero = _mm512_setzero_si512();
     __m512i h = _mm512_dpbusd_epi32(zero, w.q[0], a.h[0]);
-    __m512i l = _mm512_dpbusd_epi32(zero, w.q[0], a.l[0]);
     h = _mm512_dpbusd_epi32(h, w.q[1], a.h[1]);
-    l = _mm512_dpbusd_epi32(l, w.q[1], a.l[1]);
     h = _mm512_dpbusd_epi32(h, w.q[2], a.h[2]);
-    l = _mm512_dpbusd_epi32(l, w.q[2], a.l[2]);
     h = _mm512_dpbusd_epi32(h, w.q[3], a.h[3]);
-    l = _mm512_dpbusd_epi32(l, w.q[3], a.l[3]);
-    acc = _mm512_fmadd_ps(w.dsc, _mm512_fmsub_ps(_mm512_cvtepi32_ps(combine_terms(h, l)), a.da, a.zp), acc);
+    if constexpr (Terms == 2) {
+      __m512i l = _mm512_dpbusd_epi32(zero, w.q[0], a.l[0]);
+      l = _mm512_dpbusd_epi32(l, w.q[1], a.l[1]);
+      l = _mm512_dpbusd_epi32(l, w.q[2], a.l[2]);
+      l = _mm512_dpbusd_epi32(l, w.q[3], a.l[3]);
+      h = combine_terms(h, l);
+    }
+    acc = _mm512_fmadd_ps(w.dsc, _mm512_fmsub_ps(_mm512_cvtepi32_ps(h), a.da, a.zp), acc);
   }
 
   // For the prefill GEMM: the 32 quants (unsigned, 0..63) of columns 32b..32b+31 of a row in

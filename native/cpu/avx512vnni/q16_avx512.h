@@ -26,7 +26,7 @@ constexpr int64_t kTileBytes = 128 * 1024;  // weight rows kept in L2 across tok
 constexpr int64_t kGemmMinTokens = 2;          // from 2 tokens on, the panel GEMM
 constexpr int64_t kPrefetchTiles = 1;  // measured best of 1, 2 and 4 (Zen 5, 2 threads)
 
-template <class W, int RB, int TB>
+template <class W, int RB, int TB, int Terms>
 static inline void q16_tile(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes, const QuantActs& x,
                             int64_t n_groups, int64_t last_bytes, int64_t r, int64_t t) {
   __m512 acc[RB][TB];
@@ -35,29 +35,23 @@ static inline void q16_tile(float* y, int64_t ldy, const uint8_t* w, int64_t w_r
   }
   // Decode streams the weights from DRAM. The tile's RB rows are one contiguous block, read as
   // RB interleaved streams, which the hardware prefetchers follow poorly; instead each step
-  // asks for the next line of the block kPrefetchTiles tiles ahead, in address order, so DRAM
-  // sees one sequential stream (a step covers W::kGroupBytes of the tile, a line is 64 bytes:
-  // lines are asked for slightly faster than they are consumed).
+  // asks for the next W::kGroupBytes of the block kPrefetchTiles tiles ahead, in address order,
+  // so DRAM sees one sequential stream and the next tile has arrived when it starts.
   const char* ahead = reinterpret_cast<const char*>(w + (r + kPrefetchTiles * RB) * w_row_bytes);
   for (int64_t g = 0; g < n_groups; ++g) {
     typename W::Act a[TB];
-    for (int j = 0; j < TB; ++j) a[j].load(x, t + j, g);
+    for (int j = 0; j < TB; ++j) a[j].template load<Terms>(x, t + j, g);
     const int64_t n_bytes = g + 1 == n_groups ? last_bytes : W::kGroupBytes;
     for (int i = 0; i < RB; ++i) {
       const uint8_t* p = w + (r + i) * w_row_bytes + g * W::kGroupBytes;
       if constexpr (TB == 1) {
-        _mm_prefetch(ahead, _MM_HINT_T0);
-        ahead += 64;
+        for (int64_t o = 0; o < W::kGroupBytes; o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
+        ahead += W::kGroupBytes;
       }
       typename W::Unpacked u;
       u.load(p, n_bytes);
-      for (int j = 0; j < TB; ++j) W::madd(acc[i][j], u, a[j]);
+      for (int j = 0; j < TB; ++j) W::template madd<Terms>(acc[i][j], u, a[j]);
     }
-  }
-  if constexpr (TB == 1) {
-    // The lines the steps did not reach (kGroupBytes > 64).
-    const char* end = reinterpret_cast<const char*>(w + (r + (kPrefetchTiles + 1) * RB) * w_row_bytes);
-    for (; ahead < end; ahead += 64) _mm_prefetch(ahead, _MM_HINT_T0);
   }
   for (int i = 0; i < RB; ++i) {
     for (int j = 0; j < TB; ++j) y[(t + j) * ldy + r + i] = hsum(acc[i][j]);
@@ -87,7 +81,7 @@ static inline __m512i combine_terms(__m512i dot_hi, __m512i dot_lo) {
 //                            float zero[2]);  // weight of column 32b+j = scale[j/16]*q[j] + zero[j/16]
 // The microkernel keeps 2 panels (32 rows) x 4 tokens of int32 accumulators for both activation
 // terms; each block's integer dots are converted once and scaled by the row scale times the
-// token's block scale, and the zero points multiply the exact activation sums.
+// token's block scale, and the zero points multiply the activation sums.
 
 constexpr int kPanelRows = 16;
 constexpr int64_t kPanelBlockBytes = 8 * 64 + 2 * 2 * kPanelRows * 4;  // quants, scales, zeros
@@ -130,7 +124,7 @@ static inline __m512i bcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-template <int RG, int TT, int kSubCols>
+template <int RG, int TT, int kSubCols, int Terms>
 static inline void gemm_tile(float* y, int64_t ldy, const PanelBlock* const (&panel)[RG], const int (&n_rows)[RG],
                              const QuantActs& x, int64_t t0, int64_t n_blocks, int64_t r) {
   constexpr int kSubs = 32 / kSubCols;  // halves per block with their own scale
@@ -143,7 +137,7 @@ static inline void gemm_tile(float* y, int64_t ldy, const PanelBlock* const (&pa
   const int8_t* lo[TT];
   for (int t = 0; t < TT; ++t) {
     hi[t] = x.hi + (t0 + t) * x.ld;
-    lo[t] = x.lo + (t0 + t) * x.ld;
+    lo[t] = Terms == 2 ? x.lo + (t0 + t) * x.ld : nullptr;
   }
   const float* da = x.d + t0 * (x.ld / 32);
   const float* s16 = x.sum16 + t0 * (x.ld / 16);
@@ -158,10 +152,11 @@ static inline void gemm_tile(float* y, int64_t ldy, const PanelBlock* const (&pa
         for (int g = 0; g < RG; ++g) wq[g] = _mm512_load_si512(panel[g][b].q[k]);
         const int64_t c = b * 32 + 4 * k;
         for (int t = 0; t < TT; ++t) {
-          const __m512i ah = bcast4(hi[t] + c), al = bcast4(lo[t] + c);
-          for (int g = 0; g < RG; ++g) {
-            ih[g][t] = _mm512_dpbusd_epi32(ih[g][t], wq[g], ah);
-            il[g][t] = _mm512_dpbusd_epi32(il[g][t], wq[g], al);
+          const __m512i ah = bcast4(hi[t] + c);
+          for (int g = 0; g < RG; ++g) ih[g][t] = _mm512_dpbusd_epi32(ih[g][t], wq[g], ah);
+          if constexpr (Terms == 2) {
+            const __m512i al = bcast4(lo[t] + c);
+            for (int g = 0; g < RG; ++g) il[g][t] = _mm512_dpbusd_epi32(il[g][t], wq[g], al);
           }
         }
       }
@@ -169,7 +164,7 @@ static inline void gemm_tile(float* y, int64_t ldy, const PanelBlock* const (&pa
         const __m512 sc = _mm512_load_ps(panel[g][b].scale[s]);
         const __m512 zr = _mm512_load_ps(panel[g][b].zero[s]);
         for (int t = 0; t < TT; ++t) {
-          const __m512 v = _mm512_cvtepi32_ps(combine_terms(ih[g][t], il[g][t]));
+          const __m512 v = _mm512_cvtepi32_ps(Terms == 2 ? combine_terms(ih[g][t], il[g][t]) : ih[g][t]);
           const float sx = kSubs == 1 ? s16[t * (x.ld / 16) + 2 * b] + s16[t * (x.ld / 16) + 2 * b + 1]
                                       : s16[t * (x.ld / 16) + 2 * b + s];
           acc[g][t] = _mm512_fmadd_ps(v, _mm512_mul_ps(sc, _mm512_set1_ps(da[t * (x.ld / 32) + b])), acc[g][t]);
@@ -185,7 +180,7 @@ static inline void gemm_tile(float* y, int64_t ldy, const PanelBlock* const (&pa
 }
 
 // Rows [r0, r1) x tokens [0, n_tok) through panels of 16 rows, two at a time.
-template <class W>
+template <class W, int Terms>
 static inline void q16_gemm(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes, const QuantActs& x,
                             int64_t n_cols, int64_t n_tok, int64_t r0, int64_t r1) {
   const int64_t n_blocks = n_cols / 32;
@@ -204,19 +199,19 @@ static inline void q16_gemm(float* y, int64_t ldy, const uint8_t* w, int64_t w_r
         const PanelBlock* const pp[2] = {p0, p1};
         const int nn[2] = {n0, n1};
         switch (tt) {
-          case 1: gemm_tile<2, 1, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
-          case 2: gemm_tile<2, 2, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
-          case 3: gemm_tile<2, 3, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
-          default: gemm_tile<2, 4, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          case 1: gemm_tile<2, 1, W::kSubCols, Terms>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          case 2: gemm_tile<2, 2, W::kSubCols, Terms>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          case 3: gemm_tile<2, 3, W::kSubCols, Terms>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          default: gemm_tile<2, 4, W::kSubCols, Terms>(y, ldy, pp, nn, x, t, n_blocks, r); break;
         }
       } else {
         const PanelBlock* const pp[1] = {p0};
         const int nn[1] = {n0};
         switch (tt) {
-          case 1: gemm_tile<1, 1, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
-          case 2: gemm_tile<1, 2, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
-          case 3: gemm_tile<1, 3, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
-          default: gemm_tile<1, 4, W::kSubCols>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          case 1: gemm_tile<1, 1, W::kSubCols, Terms>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          case 2: gemm_tile<1, 2, W::kSubCols, Terms>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          case 3: gemm_tile<1, 3, W::kSubCols, Terms>(y, ldy, pp, nn, x, t, n_blocks, r); break;
+          default: gemm_tile<1, 4, W::kSubCols, Terms>(y, ldy, pp, nn, x, t, n_blocks, r); break;
         }
       }
     }
@@ -225,11 +220,11 @@ static inline void q16_gemm(float* y, int64_t ldy, const uint8_t* w, int64_t w_r
 
 // Rows [r0, r1) x tokens [0, n_tok): blocks of rows whose weights fit in L2, then tiles of up
 // to 4 tokens; 8 rows per tile for a single token (more row streams in flight), else 4.
-template <class W>
-static inline void q16_run(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes, const QuantActs& x,
-                           int64_t n_cols, int64_t n_tok, int64_t r0, int64_t r1) {
+template <class W, int Terms>
+static inline void q16_run_terms(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes, const QuantActs& x,
+                                 int64_t n_cols, int64_t n_tok, int64_t r0, int64_t r1) {
   if (n_tok >= kGemmMinTokens) {
-    q16_gemm<W>(y, ldy, w, w_row_bytes, x, n_cols, n_tok, r0, r1);
+    q16_gemm<W, Terms>(y, ldy, w, w_row_bytes, x, n_cols, n_tok, r0, r1);
     return;
   }
   constexpr int RB = 4, TB = 4;
@@ -243,25 +238,36 @@ static inline void q16_run(float* y, int64_t ldy, const uint8_t* w, int64_t w_ro
       const int64_t tb = n_tok - t < TB ? n_tok - t : TB;
       int64_t r = rb0;
       if (tb == 1) {
-        for (; r + 8 <= rb1; r += 8) q16_tile<W, 8, 1>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t);
+        for (; r + 8 <= rb1; r += 8) q16_tile<W, 8, 1, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t);
       }
       for (; r + RB <= rb1; r += RB) {
         switch (tb) {
-          case 1: q16_tile<W, RB, 1>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-          case 2: q16_tile<W, RB, 2>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-          case 3: q16_tile<W, RB, 3>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-          default: q16_tile<W, RB, 4>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
+          case 1: q16_tile<W, RB, 1, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
+          case 2: q16_tile<W, RB, 2, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
+          case 3: q16_tile<W, RB, 3, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
+          default: q16_tile<W, RB, 4, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
         }
       }
       for (; r < rb1; ++r) {
         switch (tb) {
-          case 1: q16_tile<W, 1, 1>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-          case 2: q16_tile<W, 1, 2>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-          case 3: q16_tile<W, 1, 3>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-          default: q16_tile<W, 1, 4>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
+          case 1: q16_tile<W, 1, 1, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
+          case 2: q16_tile<W, 1, 2, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
+          case 3: q16_tile<W, 1, 3, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
+          default: q16_tile<W, 1, 4, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
         }
       }
     }
+  }
+}
+
+// Two activation terms (16-bit) or one (8-bit: x.lo == nullptr).
+template <class W>
+static inline void q16_run(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes, const QuantActs& x,
+                           int64_t n_cols, int64_t n_tok, int64_t r0, int64_t r1) {
+  if (x.lo) {
+    q16_run_terms<W, 2>(y, ldy, w, w_row_bytes, x, n_cols, n_tok, r0, r1);
+  } else {
+    q16_run_terms<W, 1>(y, ldy, w, w_row_bytes, x, n_cols, n_tok, r0, r1);
   }
 }
 

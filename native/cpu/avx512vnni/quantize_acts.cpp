@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// AVX-512: f32 activation rows -> Q16 form (dispatch.h, QuantActs). hi, lo and d are identical
-// to scalar::quantize_acts (correctly rounded division and round-to-nearest-even conversion);
-// the 16-column sums are added in a different order (last-bit differences).
+// AVX-512: f32 activation rows -> Q16 form (dispatch.h, QuantActs), byte for byte what
+// scalar::quantize_acts gives (correctly rounded division, round-to-nearest-even conversion,
+// exact integer sums).
 
 #include "../kernel_sets.h"
 #include "../avx512/simd_avx512.h"
@@ -10,17 +10,16 @@ namespace lfm::cpu::avx512vnni {
 
 using avx512::first_lanes;
 using avx512::hmax;
-using avx512::hsum;
 
 void quantize_acts(const QuantActs& out, const float* x, int64_t ldx, int64_t n_cols, int64_t t0,
                    int64_t t1) {
   const int64_t ld = out.ld;
-  const __m512 lim = _mm512_set1_ps(32512.0f);
   const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
   for (int64_t t = t0; t < t1; ++t) {
     const float* xt = x + t * ldx;
     int8_t* hi = out.hi + t * ld;
-    int8_t* lo = out.lo + t * ld;
+    int8_t* lo = out.lo ? out.lo + t * ld : nullptr;
+    const __m512 lim = _mm512_set1_ps(lo ? 32512.0f : 127.0f);
     float* d = out.d + t * (ld / 32);
     float* s16 = out.sum16 + t * (ld / 16);
     for (int64_t c0 = 0; c0 < ld; c0 += 32) {
@@ -28,10 +27,8 @@ void quantize_acts(const QuantActs& out, const float* x, int64_t ldx, int64_t n_
       const __m512 v0 = _mm512_maskz_loadu_ps(m0, xt + c0);
       const __m512 v1 = _mm512_maskz_loadu_ps(m1, xt + c0 + 16);
       const float amax = hmax(_mm512_and_ps(_mm512_max_ps(_mm512_and_ps(v0, abs_mask), _mm512_and_ps(v1, abs_mask)), abs_mask));
-      const float db = amax / 32512.0f;
+      const float db = amax / (lo ? 32512.0f : 127.0f);
       d[c0 / 32] = db;
-      s16[c0 / 16] = hsum(v0);
-      s16[c0 / 16 + 1] = hsum(v1);
       const __m512 vd = _mm512_set1_ps(db);
       const __m512 v[2] = {v0, v1};
       for (int h = 0; h < 2; ++h) {
@@ -40,6 +37,11 @@ void quantize_acts(const QuantActs& out, const float* x, int64_t ldx, int64_t n_
           __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v[h], vd), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
           r = _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), lim), _mm512_min_ps(lim, r));
           q = _mm512_cvtps_epi32(r);
+        }
+        s16[c0 / 16 + h] = db * static_cast<float>(_mm512_reduce_add_epi32(q));
+        if (!lo) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(hi + c0 + 16 * h), _mm512_cvtepi32_epi8(q));
+          continue;
         }
         const __m512i hv = _mm512_srai_epi32(_mm512_add_epi32(q, _mm512_set1_epi32(128)), 8);  // floor
         const __m512i lv = _mm512_sub_epi32(q, _mm512_slli_epi32(hv, 8));

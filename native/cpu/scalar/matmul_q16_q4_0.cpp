@@ -2,7 +2,7 @@
 // Scalar reference of the integer path: y[t*ldy + r] = sum_b d_b * (da_b * dot_b - 8 * sx_b),
 // Q4_0 weights (layout: matmul_q4_0.cpp) against Q16 activations (dispatch.h, QuantActs):
 // dot_b = sum_j q_j * (256*hi_j + lo_j) is exact in integers, da_b is the activation block's
-// scale and sx_b the exact sum of the block's unrounded activations (the zero point 8 multiplies
+// scale and sx_b the sum of the block's rounded activations (the zero point 8 multiplies
 // it). The only rounding besides the activations' is the f32 sum over blocks.
 
 #include <cstring>
@@ -18,7 +18,9 @@ void matmul_q16_q4_0(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_byte
     const uint8_t* wr = w + r * w_row_bytes;
     for (int64_t t = 0; t < n_tok; ++t) {
       const int8_t* hi = x.hi + t * x.ld;
-      const int8_t* lo = x.lo + t * x.ld;
+      const int8_t* lo = x.lo ? x.lo + t * x.ld : nullptr;
+      // Two terms: q = 256*hi + lo; one term (8-bit activations): q = hi.
+      auto q = [&](int64_t c) { return lo ? 256 * hi[c] + lo[c] : hi[c]; };
       const float* da = x.d + t * (x.ld / 32);
       const float* s16 = x.sum16 + t * (x.ld / 16);
       float acc = 0.0f;
@@ -30,8 +32,8 @@ void matmul_q16_q4_0(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_byte
         int32_t dot = 0;
         for (int j = 0; j < 16; ++j) {
           const int64_t c = b * 32 + j;
-          dot += (qs[j] & 0x0f) * (256 * hi[c] + lo[c]);
-          dot += (qs[j] >> 4) * (256 * hi[c + 16] + lo[c + 16]);
+          dot += (qs[j] & 0x0f) * q(c);
+          dot += (qs[j] >> 4) * q(c + 16);
         }
         const float sx = s16[2 * b] + s16[2 * b + 1];
         acc += fp16_to_fp32(d_bits) * (da[b] * static_cast<float>(dot) - 8.0f * sx);

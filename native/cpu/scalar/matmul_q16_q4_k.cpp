@@ -5,7 +5,7 @@
 //   y[t*ldy + r] += (d*sc_j) * (da_b * dot_b) - (dmin*m_j) * sx_b,
 // dot_b = sum_l q_l * (256*hi_l + lo_l) (q 0..15, unsigned) exact in integers (at most
 // 32 * 15 * 32512 < 2^24, so also exact as f32), da_b the activation block's scale and sx_b the
-// exact sum of its 32 unrounded activations (two sum16 halves; the minimum multiplies it).
+// sum of its 32 rounded activations (two sum16 halves; the minimum multiplies it).
 // With 8-bit activations (x.lo == nullptr, dispatch.h) the activation integer is hi alone.
 // d*sc_j and dmin*m_j are exact f32 products, as in the dequantization. The only rounding
 // besides the activations' is the f32 arithmetic of each term and of the sum over blocks.

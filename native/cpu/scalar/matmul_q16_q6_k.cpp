@@ -5,7 +5,7 @@
 //   y[t*ldy + r] += (d*sc_s) * (da_b * dot_s - 32 * sx_s),
 // dot_s = sum_l q_l * (256*hi_l + lo_l) over the 16 columns with the unsigned quants q (0..63),
 // exact in integers (|dot_s| <= 16 * 63 * 32512 < 2^25: its conversion to f32 may round once),
-// da_b the activation block's scale and sx_s the exact sum of the 16 unrounded activations
+// da_b the activation block's scale and sx_s the sum of the 16 rounded activations
 // (sum16; the zero point 32 multiplies it). d*sc_s is an exact f32 product. Otherwise only the
 // f32 arithmetic of each term and of the sum over sub-blocks rounds. n_cols a multiple of 256.
 // With 8-bit activations (x.lo == nullptr, dispatch.h) the activation integer is hi alone.
