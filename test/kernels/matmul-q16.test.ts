@@ -133,9 +133,7 @@ const KQUANT_CASES: MatmulCase[] = [
   { rows: 13, cols: 512, nTok: 5, r0: 2, r1: 13, ldx: 512, ldy: 13, wOffset: 1 },
   { rows: 17, cols: 512, nTok: 1, r0: 0, r1: 17, ldx: 517, ldy: 19, wOffset: 0 },
   { rows: 6, cols: 768, nTok: 3, r0: 0, r1: 6, ldx: 770, ldy: 8, wOffset: 1 },
-  { rows: 37, cols: 2048, nTok: 1, r0: 3, r1: 36, ldx: 2048, ldy: 37, wOffset: 0 },
-  { rows: 37, cols: 2048, nTok: 8, r0: 0, r1: 37, ldx: 2048, ldy: 37, wOffset: 1 },
-  { rows: 11, cols: 1792, nTok: 6, r0: 0, r1: 11, ldx: 1800, ldy: 11, wOffset: 0 },
+  ...CASES.filter((c) => c.cols % 256 === 0 && c.cols >= 1024), // the LFM2 widths (2048, 1792)
   { rows: 80, cols: 2048, nTok: 1, r0: 1, r1: 79, ldx: 2048, ldy: 81, wOffset: 1 },
 ];
 
