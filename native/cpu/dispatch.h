@@ -68,6 +68,22 @@ struct QuantActs {
   int64_t ld;
 };
 
+// The row stride (ld) of QuantActs for rows of n_cols columns.
+constexpr int64_t quant_acts_ld(int64_t n_cols) { return (n_cols + kQ16Group - 1) / kQ16Group * kQ16Group; }
+
+// Row t of a QuantActs, as the scalar reference kernels read it.
+struct QuantActsRow {
+  const int8_t* hi;
+  const int8_t* lo;  // null for one 8-bit term
+  const float* d;
+  const float* sum16;
+  QuantActsRow(const QuantActs& x, int64_t t)
+      : hi(x.hi + t * x.ld), lo(x.lo ? x.lo + t * x.ld : nullptr), d(x.d + t * (x.ld / 32)),
+        sum16(x.sum16 + t * (x.ld / 16)) {}
+  // The activation integer of column c: 256*hi + lo (two terms) or hi (one).
+  int32_t q(int64_t c) const { return lo ? 256 * hi[c] + lo[c] : hi[c]; }
+};
+
 // Rounds rows [t0, t1) of x (row t at x + t*ldx, n_cols columns) into `out` (same row index).
 using QuantizeActsFn = void (*)(const QuantActs& out, const float* x, int64_t ldx, int64_t n_cols,
                                 int64_t t0, int64_t t1);

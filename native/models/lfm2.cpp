@@ -35,6 +35,7 @@ struct Lfm2Model::Scratch {
   std::vector<int8_t> q_hi, q_lo;
   std::vector<float> q_d, q_sum16;
   std::vector<cpu::QuantActs> q_acts;  // per job (inputs shared by several jobs are rounded once)
+  std::vector<int64_t> q_first, q_offset;  // per job: the job whose input it shares, its buffer offset
 };
 
 // --- helpers
@@ -407,7 +408,10 @@ void Lfm2Model::quantize_inputs(const MatmulJob* jobs, int n_jobs) {
   if (activations_ == Lfm2LoadOptions::Activations::kF32 || !k.quantize_acts) return;
   const bool one_term = activations_ == Lfm2LoadOptions::Activations::kQ8;
   // First pass: sizes. Element offsets into the buffers, per job (reused for repeated inputs).
-  std::vector<int64_t> first(static_cast<size_t>(n_jobs), -1), offset(static_cast<size_t>(n_jobs), 0);
+  std::vector<int64_t>& first = s.q_first;
+  std::vector<int64_t>& offset = s.q_offset;
+  first.assign(static_cast<size_t>(n_jobs), -1);
+  offset.assign(static_cast<size_t>(n_jobs), 0);
   int64_t total = 0;
   for (int j = 0; j < n_jobs; j++) {
     const MatmulJob& jb = jobs[j];
@@ -422,8 +426,7 @@ void Lfm2Model::quantize_inputs(const MatmulJob* jobs, int n_jobs) {
     if (first[j] >= 0) continue;
     first[j] = j;
     offset[j] = total;
-    const int64_t ld = (jb.w->n_cols + cpu::kQ16Group - 1) / cpu::kQ16Group * cpu::kQ16Group;
-    total += ld * jb.n_tok;
+    total += cpu::quant_acts_ld(jb.w->n_cols) * jb.n_tok;
   }
   if (total == 0) return;
   if (static_cast<int64_t>(s.q_hi.size()) < total) {
@@ -437,9 +440,8 @@ void Lfm2Model::quantize_inputs(const MatmulJob* jobs, int n_jobs) {
     if (first[j] < 0) continue;
     const MatmulJob& src = jobs[first[j]];
     const int64_t off = offset[first[j]];
-    const int64_t ld = (src.w->n_cols + cpu::kQ16Group - 1) / cpu::kQ16Group * cpu::kQ16Group;
     s.q_acts[j] = cpu::QuantActs{s.q_hi.data() + off, one_term ? nullptr : s.q_lo.data() + off, s.q_d.data() + off / 32,
-                                 s.q_sum16.data() + off / 16, ld};
+                                 s.q_sum16.data() + off / 16, cpu::quant_acts_ld(src.w->n_cols)};
     if (first[j] == j) rows += src.n_tok;
   }
   auto run = [&](int64_t r0, int64_t r1) {

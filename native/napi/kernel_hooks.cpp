@@ -153,7 +153,7 @@ struct Q16Buffers {
   std::vector<float> d, sum16;
   bool one_term;
   Q16Buffers(int64_t n_cols, int64_t n_tok, bool one)
-      : ld((n_cols + cpu::kQ16Group - 1) / cpu::kQ16Group * cpu::kQ16Group),
+      : ld(cpu::quant_acts_ld(n_cols)),
         hi(static_cast<size_t>(ld * n_tok)), lo(hi.size()), d(hi.size() / 32), sum16(hi.size() / 16), one_term(one) {}
   cpu::QuantActs acts() { return cpu::QuantActs{hi.data(), one_term ? nullptr : lo.data(), d.data(), sum16.data(), ld}; }
 };

@@ -88,18 +88,7 @@ struct WeightsQ6K {
 
   template <int Terms>
   static inline void madd(__m512& acc, const Unpacked& w, const Act& a) {
-    const __m512i zero = _mm512_setzero_si512();
-    __m512i h = _mm512_dpbusd_epi32(zero, w.q[0], a.h[0]);
-    h = _mm512_dpbusd_epi32(h, w.q[1], a.h[1]);
-    h = _mm512_dpbusd_epi32(h, w.q[2], a.h[2]);
-    h = _mm512_dpbusd_epi32(h, w.q[3], a.h[3]);
-    if constexpr (Terms == 2) {
-      __m512i l = _mm512_dpbusd_epi32(zero, w.q[0], a.l[0]);
-      l = _mm512_dpbusd_epi32(l, w.q[1], a.l[1]);
-      l = _mm512_dpbusd_epi32(l, w.q[2], a.l[2]);
-      l = _mm512_dpbusd_epi32(l, w.q[3], a.l[3]);
-      h = combine_terms(h, l);
-    }
+    const __m512i h = dot4_terms<Terms>(w.q, a.h, a.l);
     acc = _mm512_fmadd_ps(w.dsc, _mm512_fmsub_ps(_mm512_cvtepi32_ps(h), a.da, a.zp), acc);
   }
 

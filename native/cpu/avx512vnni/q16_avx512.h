@@ -69,6 +69,21 @@ static inline __m512i combine_terms(__m512i dot_hi, __m512i dot_lo) {
   return _mm512_add_epi32(_mm512_slli_epi32(dot_hi, 8), dot_lo);
 }
 
+// Per int32 lane, the dot of 4 weight vectors (u8) with the activation terms (s8): hi alone
+// (Terms = 1) or combined as 256*hi + lo (Terms = 2).
+template <int Terms>
+static inline __m512i dot4_terms(const __m512i (&w)[4], const __m512i (&h)[4], const __m512i (&l)[4]) {
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i dh = _mm512_dpbusd_epi32(zero, w[0], h[0]);
+  for (int v = 1; v < 4; ++v) dh = _mm512_dpbusd_epi32(dh, w[v], h[v]);
+  if constexpr (Terms == 2) {
+    __m512i dl = _mm512_dpbusd_epi32(zero, w[0], l[0]);
+    for (int v = 1; v < 4; ++v) dl = _mm512_dpbusd_epi32(dl, w[v], l[v]);
+    dh = combine_terms(dh, dl);
+  }
+  return dh;
+}
+
 // --- prefill: panel GEMM
 //
 // For more than one token the weights of 16 rows are unpacked once into a panel and reused by

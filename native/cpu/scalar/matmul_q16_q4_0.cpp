@@ -17,12 +17,7 @@ void matmul_q16_q4_0(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_byte
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* wr = w + r * w_row_bytes;
     for (int64_t t = 0; t < n_tok; ++t) {
-      const int8_t* hi = x.hi + t * x.ld;
-      const int8_t* lo = x.lo ? x.lo + t * x.ld : nullptr;
-      // Two terms: q = 256*hi + lo; one term (8-bit activations): q = hi.
-      auto q = [&](int64_t c) { return lo ? 256 * hi[c] + lo[c] : hi[c]; };
-      const float* da = x.d + t * (x.ld / 32);
-      const float* s16 = x.sum16 + t * (x.ld / 16);
+      const QuantActsRow a(x, t);
       float acc = 0.0f;
       for (int64_t b = 0; b < n_blocks; ++b) {
         const uint8_t* blk = wr + b * static_cast<int64_t>(sizeof(BlockQ4_0));
@@ -32,11 +27,11 @@ void matmul_q16_q4_0(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_byte
         int32_t dot = 0;
         for (int j = 0; j < 16; ++j) {
           const int64_t c = b * 32 + j;
-          dot += (qs[j] & 0x0f) * q(c);
-          dot += (qs[j] >> 4) * q(c + 16);
+          dot += (qs[j] & 0x0f) * a.q(c);
+          dot += (qs[j] >> 4) * a.q(c + 16);
         }
-        const float sx = s16[2 * b] + s16[2 * b + 1];
-        acc += fp16_to_fp32(d_bits) * (da[b] * static_cast<float>(dot) - 8.0f * sx);
+        const float sx = a.sum16[2 * b] + a.sum16[2 * b + 1];
+        acc += fp16_to_fp32(d_bits) * (a.d[b] * static_cast<float>(dot) - 8.0f * sx);
       }
       y[t * ldy + r] = acc;
     }

@@ -24,12 +24,9 @@ void matmul_q16_q4_k(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_byte
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* wr = w + r * w_row_bytes;
     for (int64_t t = 0; t < n_tok; ++t) {
-      const int8_t* hi = x.hi + t * x.ld;
-      const int8_t* lo = x.lo ? x.lo + t * x.ld : nullptr;
-      // Two terms: q = 256*hi + lo; one term (8-bit activations, dispatch.h): q = hi.
-      auto q16 = [&](int64_t c) { return lo ? 256 * hi[c] + lo[c] : static_cast<int32_t>(hi[c]); };
-      const float* da = x.d + t * (x.ld / 32);
-      const float* s16 = x.sum16 + t * (x.ld / 16);
+      const QuantActsRow a(x, t);
+      const float* da = a.d;
+      const float* s16 = a.sum16;
       float acc = 0.0f;
       for (int64_t sb = 0; sb < n_sb; ++sb) {
         const uint8_t* blk = wr + sb * kBlockQ4KBytes;
@@ -46,7 +43,7 @@ void matmul_q16_q4_k(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_byte
           int32_t dot = 0;
           for (int l = 0; l < 32; ++l) {
             const int64_t c = b * 32 + l;
-            dot += ((q[l] >> shift) & 0x0f) * q16(c);
+            dot += ((q[l] >> shift) & 0x0f) * a.q(c);
           }
           const float sx = s16[2 * b] + s16[2 * b + 1];
           const float d1 = d * static_cast<float>(sm[j]);

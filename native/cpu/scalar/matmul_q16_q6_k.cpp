@@ -23,12 +23,9 @@ void matmul_q16_q6_k(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_byte
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* wr = w + r * w_row_bytes;
     for (int64_t t = 0; t < n_tok; ++t) {
-      const int8_t* hi = x.hi + t * x.ld;
-      const int8_t* lo = x.lo ? x.lo + t * x.ld : nullptr;
-      // Two terms: q = 256*hi + lo; one term (8-bit activations, dispatch.h): q = hi.
-      auto q16 = [&](int64_t c) { return lo ? 256 * hi[c] + lo[c] : static_cast<int32_t>(hi[c]); };
-      const float* da = x.d + t * (x.ld / 32);
-      const float* s16 = x.sum16 + t * (x.ld / 16);
+      const QuantActsRow a(x, t);
+      const float* da = a.d;
+      const float* s16 = a.sum16;
       float acc = 0.0f;
       for (int64_t sb = 0; sb < n_sb; ++sb) {
         const uint8_t* blk = wr + sb * kQ6KBlockBytes;
@@ -46,7 +43,7 @@ void matmul_q16_q6_k(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_byte
           for (int l = l0; l < l0 + 16; ++l) {
             const int q = ((ql[l] >> (4 * (g >> 1))) & 0x0f) | (((qh[l] >> (2 * g)) & 3) << 4);
             const int64_t c = c0 + l - l0;
-            dot += q * q16(c);
+            dot += q * a.q(c);
           }
           const int64_t b = c0 / 32;
           const float d1 = d * static_cast<float>(sc[s]);
