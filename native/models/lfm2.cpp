@@ -544,12 +544,21 @@ void Lfm2Model::short_conv_block(const Lfm2LayerWeights& lw, Lfm2State* st, int6
   matmul(lw.conv_out, 0, s.y.data(), D, n_tok, s.mix.data(), D);       // [T, D] -> [T, D]
 }
 
-// NEOX RoPE (rotate_half): pairs (j, j + Dh/2) rotate by pos * theta^(-2j/Dh).
-static void rope_neox(float* v, int64_t head_dim, int64_t pos, const double* inv_freq) {
+// NEOX RoPE (rotate_half): pairs (j, j + Dh/2) rotate by pos * theta^(-2j/Dh). cs_sn holds
+// cos and sin of those angles (rope_angles), computed once per position for all heads.
+static void rope_angles(float* cs_sn, int64_t head_dim, int64_t pos, const double* inv_freq) {
   const int64_t half = head_dim / 2;
   for (int64_t j = 0; j < half; j++) {
     const double a = static_cast<double>(pos) * inv_freq[j];
-    const float cs = static_cast<float>(std::cos(a)), sn = static_cast<float>(std::sin(a));
+    cs_sn[j] = static_cast<float>(std::cos(a));
+    cs_sn[half + j] = static_cast<float>(std::sin(a));
+  }
+}
+
+static void rope_neox(float* v, int64_t head_dim, const float* cs_sn) {
+  const int64_t half = head_dim / 2;
+  for (int64_t j = 0; j < half; j++) {
+    const float cs = cs_sn[j], sn = cs_sn[half + j];
     const float x0 = v[j], x1 = v[j + half];
     v[j] = x0 * cs - x1 * sn;
     v[j + half] = x1 * cs + x0 * sn;
@@ -575,30 +584,38 @@ void Lfm2Model::attention_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64
   float* vc = st->v[il].data();
   const double* inv_freq = s.inv_freq.data();
   pool_->parallel_for(n_tok, 1, [&](int64_t t0, int64_t t1) {
+    thread_local std::vector<float> cs_sn;
+    cs_sn.resize(static_cast<size_t>(Dh));
     for (int64_t t = t0; t < t1; t++) {
+      rope_angles(cs_sn.data(), Dh, p0 + t, inv_freq);
       for (int64_t h = 0; h < Hq; h++) {
         float* qh = s.q.data() + t * nq + h * Dh;
         kernels_->rmsnorm_f32(qh, qh, lw.q_norm.data(), Dh, c.norm_eps);
-        rope_neox(qh, Dh, p0 + t, inv_freq);
+        rope_neox(qh, Dh, cs_sn.data());
       }
       for (int64_t g = 0; g < Hkv; g++) {
         float* kh = s.k.data() + t * nkv + g * Dh;
         kernels_->rmsnorm_f32(kh, kh, lw.k_norm.data(), Dh, c.norm_eps);
-        rope_neox(kh, Dh, p0 + t, inv_freq);
+        rope_neox(kh, Dh, cs_sn.data());
       }
       std::memcpy(kc + (p0 + t) * nkv, s.k.data() + t * nkv, nkv * sizeof(float));
       std::memcpy(vc + (p0 + t) * nkv, s.v.data() + t * nkv, nkv * sizeof(float));
     }
   });
 
-  // Each (token, head) attends over positions [0, p0 + t].
+  // Each (token, head) attends over positions [0, p0 + t]. Work items go KV head by KV head
+  // (each item: one token, the query heads sharing that KV head), so that while a thread works
+  // through a KV head its keys and values (one column slice of the cache) stay in its L2 cache
+  // instead of the whole cache streaming through for every token.
   const int64_t group = Hq / Hkv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
-  pool_->parallel_for(n_tok * Hq, 1, [&](int64_t i0, int64_t i1) {
+  pool_->parallel_for(n_tok * Hkv, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) {
-      const int64_t t = i / Hq, h = i % Hq, g = h / group;
-      kernels_->attention_f32(s.y.data() + t * nq + h * Dh, s.q.data() + t * nq + h * Dh, kc + g * Dh, vc + g * Dh,
-                              nkv, p0 + t + 1, Dh, scale);
+      const int64_t g = i / n_tok, t = i % n_tok;
+      for (int64_t h = g * group; h < (g + 1) * group; h++) {
+        kernels_->attention_f32(s.y.data() + t * nq + h * Dh, s.q.data() + t * nq + h * Dh, kc + g * Dh,
+                                vc + g * Dh, nkv, p0 + t + 1, Dh, scale);
+      }
     }
   });
   matmul(lw.wo, 0, s.y.data(), nq, n_tok, s.mix.data(), D);  // [T, Hq*Dh] -> [T, D]

@@ -35,15 +35,21 @@ static inline __m512 transpose_sum16(__m512 (&t)[16]) {
                        _mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// NV > 0: head_dim <= 16*NV, q and the output accumulator in registers.
-// NV == 0: any head_dim, accumulator kept in `out`.
+// NV > 0: head_dim <= 16*NV, q, the lane masks and the output accumulator in registers (loops
+// over c fully unrolled). NV == 0: any head_dim, accumulator kept in `out`.
 template <int NV>
 static inline void attend(float* out, const float* q, const float* k, const float* v,
                           int64_t ld_kv, int64_t n_keys, int64_t head_dim, float scale) {
+  constexpr int kRegs = NV > 0 ? NV : 1;
   const int64_t nv = NV > 0 ? NV : (head_dim + kLanes - 1) / kLanes;
-  __m512 acc[NV > 0 ? NV : 1];
+  __m512 acc[kRegs], qv[kRegs];
+  __mmask16 mc[kRegs];
   if constexpr (NV > 0) {
-    for (int c = 0; c < NV; ++c) acc[c] = _mm512_setzero_ps();
+    for (int c = 0; c < NV; ++c) {
+      mc[c] = first_lanes(head_dim - c * kLanes);
+      qv[c] = _mm512_maskz_loadu_ps(mc[c], q + c * kLanes);
+      acc[c] = _mm512_setzero_ps();
+    }
   } else {
     for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
   }
@@ -54,15 +60,21 @@ static inline void attend(float* out, const float* q, const float* k, const floa
     const int64_t nk = n_keys - j0 < kLanes ? n_keys - j0 : kLanes;
     // Dot products; keys past the end repeat the last key and are masked out below.
     __m512 part[16];
+#pragma GCC unroll 16
     for (int jj = 0; jj < 16; ++jj) {
       const float* kj = k + (j0 + (jj < nk ? jj : nk - 1)) * ld_kv;
-      __m512 s = _mm512_setzero_ps();
-      for (int64_t c = 0; c < nv; ++c) {
-        const __mmask16 mc = first_lanes(head_dim - c * kLanes);
-        s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mc, q + c * kLanes),
-                            _mm512_maskz_loadu_ps(mc, kj + c * kLanes), s);
+      if constexpr (NV > 0) {
+        __m512 s = _mm512_mul_ps(qv[0], _mm512_maskz_loadu_ps(mc[0], kj));
+        for (int c = 1; c < NV; ++c) s = _mm512_fmadd_ps(qv[c], _mm512_maskz_loadu_ps(mc[c], kj + c * kLanes), s);
+        part[jj] = s;
+      } else {
+        __m512 s = _mm512_setzero_ps();
+        for (int64_t c = 0; c < nv; ++c) {
+          const __mmask16 m1 = first_lanes(head_dim - c * kLanes);
+          s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, q + c * kLanes), _mm512_maskz_loadu_ps(m1, kj + c * kLanes), s);
+        }
+        part[jj] = s;
       }
-      part[jj] = s;
     }
     const __mmask16 valid = first_lanes(nk);
     const __m512 s = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), valid,
@@ -76,42 +88,39 @@ static inline void attend(float* out, const float* q, const float* k, const floa
         for (int c = 0; c < NV; ++c) acc[c] = _mm512_mul_ps(acc[c], corr);
       } else {
         for (int64_t c = 0; c < nv; ++c) {
-          const __mmask16 mc = first_lanes(head_dim - c * kLanes);
-          _mm512_mask_storeu_ps(out + c * kLanes, mc,
-                                _mm512_mul_ps(_mm512_maskz_loadu_ps(mc, out + c * kLanes), corr));
+          const __mmask16 m1 = first_lanes(head_dim - c * kLanes);
+          _mm512_mask_storeu_ps(out + c * kLanes, m1,
+                                _mm512_mul_ps(_mm512_maskz_loadu_ps(m1, out + c * kLanes), corr));
         }
       }
     }
     const __m512 pv = _mm512_maskz_mov_ps(valid, exp_ps(_mm512_sub_ps(s, _mm512_set1_ps(m))));
     lsum = _mm512_add_ps(lsum, pv);
     _mm512_store_ps(p, pv);
-    for (int64_t jj = 0; jj < nk; ++jj) {
+    const float* vj = v + j0 * ld_kv;
+    for (int64_t jj = 0; jj < nk; ++jj, vj += ld_kv) {
       const __m512 pj = _mm512_set1_ps(p[jj]);
-      const float* vj = v + (j0 + jj) * ld_kv;
       if constexpr (NV > 0) {
-        for (int c = 0; c < NV; ++c) {
-          acc[c] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(first_lanes(head_dim - c * kLanes), vj + c * kLanes), acc[c]);
-        }
+        for (int c = 0; c < NV; ++c) acc[c] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(mc[c], vj + c * kLanes), acc[c]);
       } else {
         for (int64_t c = 0; c < nv; ++c) {
-          const __mmask16 mc = first_lanes(head_dim - c * kLanes);
-          const __m512 o = _mm512_maskz_loadu_ps(mc, out + c * kLanes);
-          _mm512_mask_storeu_ps(out + c * kLanes, mc,
-                                _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(mc, vj + c * kLanes), o));
+          const __mmask16 m1 = first_lanes(head_dim - c * kLanes);
+          const __m512 o = _mm512_maskz_loadu_ps(m1, out + c * kLanes);
+          _mm512_mask_storeu_ps(out + c * kLanes, m1, _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m1, vj + c * kLanes), o));
         }
       }
     }
   }
   const __m512 l = _mm512_set1_ps(hsum(lsum));
   for (int64_t c = 0; c < nv; ++c) {
-    const __mmask16 mc = first_lanes(head_dim - c * kLanes);
+    const __mmask16 m1 = first_lanes(head_dim - c * kLanes);
     __m512 o;
     if constexpr (NV > 0) {
       o = acc[c];
     } else {
-      o = _mm512_maskz_loadu_ps(mc, out + c * kLanes);
+      o = _mm512_maskz_loadu_ps(m1, out + c * kLanes);
     }
-    _mm512_mask_storeu_ps(out + c * kLanes, mc, _mm512_div_ps(o, l));
+    _mm512_mask_storeu_ps(out + c * kLanes, m1, _mm512_div_ps(o, l));
   }
 }
 
