@@ -17,8 +17,8 @@ export interface LoadModelOptions {
   /**
    * Precision of the activations entering the products of quantized weights, where the CPU has
    * the integer kernels (AVX-512 VNNI; elsewhere f32 is used). "q16" (default): rounded to 16
-   * bits per 32-value block, integer dot products; each product within about 1e-5 of exact.
-   * "q8": 8 bits per block, as llama.cpp does (256 times coarser), for the fastest prefill.
+   * bits per 128-value group, integer dot products; each product within about 1e-5 of exact.
+   * "q8": 8 bits per 32-value block, as llama.cpp does (much coarser), for the fastest prefill.
    * "f32": not rounded (exact to f32 rounding; slower).
    */
   activations?: "q16" | "q8" | "f32";

@@ -45,12 +45,14 @@ using MatmulFn = void (*)(float* y, int64_t ldy, const uint8_t* w, int64_t w_row
 // y[i] = dequant(w_row)[i] for i < n (n a multiple of the block size).
 using DequantRowFn = void (*)(float* y, const uint8_t* w_row, int64_t n);
 
-// Activations rounded to 16 bits for the integer matrix products ("Q16"). Per block of 32
-// columns: d = max|x| / 32512 (0 for an all-zero block), q = rint(x / d), |q| <= 32512, stored
-// as two int8 terms q = 256 * hi + lo with hi in [-127, 127] and lo in [-128, 127], so that
-// u8 x s8 dot products (VNNI vpdpbusd, AVX2 vpmaddubsw) give sum w*q exactly as 256*dot(w, hi)
-// + dot(w, lo). The rounding error is at most d/2 per element (2^-16 of the block's largest
-// magnitude), 256 times smaller than 8-bit activations.
+// Activations rounded to 16 bits for the integer matrix products ("Q16"). Per group of 128
+// columns (kQ16Group): d = max|x| / 32512 (0 for an all-zero group), q = rint(x / d), |q| <=
+// 32512, stored as two int8 terms q = 256 * hi + lo with hi in [-127, 127] and lo in [-128, 127],
+// so that u8 x s8 dot products (VNNI vpdpbusd, AVX2 vpmaddubsw) give sum w*q exactly as
+// 256*dot(w, hi) + dot(w, lo). The rounding error is at most d/2 per element (2^-16 of the
+// group's largest magnitude), 256 times smaller than 8-bit activations. d is stored per block of
+// 32 columns (the four blocks of a group hold the same value), so kernels may scale per block or,
+// as the prefill GEMM does, once per group.
 // Row t: hi and lo at t*ld (ld >= n_cols, a multiple of kQ16Group; columns from n_cols to ld are
 // zero), d at t*(ld/32), and at t*(ld/16) the sum of each 16 columns' rounded activations, d * sum
 // q (the integer sum is exact; one rounding). Weight formats with a zero point or a minimum
@@ -58,7 +60,8 @@ using DequantRowFn = void (*)(float* y, const uint8_t* w_row, int64_t n);
 // rounding error is weighted by the weights themselves, not by the unsigned quants (about half
 // as large for zero-point formats as with the unrounded sums).
 // With lo == nullptr the activations have one 8-bit term (llama.cpp's Q8 precision): d = max|x|
-// / 127 and q = hi in [-127, 127]; kernels then do half the integer products.
+// / 127 per block of 32 columns and q = hi in [-127, 127]; kernels then do half the integer
+// products.
 constexpr int64_t kQ16Group = 128;
 struct QuantActs {
   int8_t* hi;

@@ -130,7 +130,7 @@ struct Lfm2LoadOptions {
   int n_threads = 0;                 // 0 = physical cores
   cpu::Isa isa = cpu::Isa::kScalar;  // kernel table to use (validated by the caller)
   // Activations entering the products of quantized weights (dispatch.h, QuantActs): kQ16 rounds
-  // them to 16 bits per 32-column block for the integer kernels, kQ8 to 8 bits (llama.cpp's
+  // them to 16 bits per 128-column group for the integer kernels, kQ8 to 8 bits per 32 (llama.cpp's
   // precision, half the integer work), kF32 keeps them exact (f32 kernels). Where the ISA has
   // no integer kernel for a type, that type's products use f32 whatever the mode.
   enum class Activations { kQ16, kQ8, kF32 };

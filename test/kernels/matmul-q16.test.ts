@@ -1,5 +1,5 @@
-// The integer path (dispatch.h, "Q16"): activations rounded to 16 bits per 32-column block
-// (quantize_acts) and integer matrix products over them (matmul_q16).
+// The integer path (dispatch.h, "Q16"): activations rounded to 16 bits per 128-column group
+// (8 bits: per 32-column block; quantize_acts) and integer matrix products over them (matmul_q16).
 //   quantize_acts: scalar against a float64 restatement of the format; every SIMD ISA that has
 //     it gives the same hi, lo and d bit for bit (the block sums within f32 rounding).
 //   matmul_q16 (Q4_0, Q4_K, Q6_K): scalar within the rounding bound of the exact product (each
@@ -35,6 +35,8 @@ type Bits = 16 | 8;
 const BITS: Bits[] = [16, 8];
 /** Largest |q|: 16 bits as two int8 terms, 8 bits as one (dispatch.h). */
 const QMAX = { 16: 32512, 8: 127 } as const;
+/** Columns sharing one activation scale. */
+const SCALE_SPAN = { 16: 128, 8: 32 } as const;
 
 function quantize(isa: string, x: Float32Array, nCols: number, nTok: number, ldx = nCols, bits: Bits = 16): Q16 {
   const ld = padded(nCols);
@@ -76,8 +78,11 @@ describe.each(BITS)("quantize_acts, %i bits", (bits) => {
       const { ld } = ref;
       for (let t = 0; t < nTok; t++) {
         for (let b = 0; b < ld / 32; b++) {
+          // One scale per 128-column group at 16 bits, per 32-column block at 8 (dispatch.h).
+          const span = SCALE_SPAN[bits];
+          const g0 = Math.floor((b * 32) / span) * span;
           const cols = [];
-          for (let j = 0; j < 32; j++) if (b * 32 + j < nCols) cols.push(x[t * ldx + b * 32 + j]!);
+          for (let c = g0; c < g0 + span; c++) if (c < nCols) cols.push(x[t * ldx + c]!);
           const amax = cols.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
           const d = Math.fround(amax / QMAX[bits]);
           expect(ref.d[t * (ld / 32) + b]).toBe(d);

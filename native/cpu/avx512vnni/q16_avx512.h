@@ -96,8 +96,9 @@ static inline __m512i dot4_terms(const __m512i (&w)[4], const __m512i (&h)[4], c
 //   static void unpack_block(const uint8_t* row, int64_t b, uint8_t q[32], float scale[2],
 //                            float zero[2]);  // weight of column 32b+j = scale[j/16]*q[j] + zero[j/16]
 // The microkernel keeps kGemmPanels panels x kGemmTokens tokens of int32 accumulators for both
-// activation terms; each block's integer dots are converted once and scaled by the row scale times the
-// token's block scale, and the zero points multiply the activation sums.
+// activation terms; each block's integer dots are converted once and scaled by the row scale (and,
+// per block or per 128-column group, by the token's activation scale), and the zero points
+// multiply the activation sums.
 
 constexpr int kPanelRows = 16;
 constexpr int64_t kPanelBlockBytes = 8 * 64 + 2 * 2 * kPanelRows * 4;  // quants, scales, zeros
@@ -192,7 +193,18 @@ static inline void gemm_tile(float* y, int64_t ldy, const PanelBlock* const* pan
   }
   const float* da = x.d + t0 * (x.ld / 32);
   const float* s16 = x.sum16 + t0 * (x.ld / 16);
+  // Two terms: the activation scale is shared by the 4 blocks of a 128-column group (dispatch.h),
+  // so the blocks' dots times the row scales add up in grp and the group's scale multiplies
+  // the sum once (one FMA per block instead of a multiply and an FMA).
+  constexpr bool kGrouped = Terms == 2;
+  constexpr int64_t kGroupBlocks = kQ16Group / 32;
+  __m512 grp[RG][TT];
   for (int64_t b = 0; b < n_blocks; ++b) {
+    if (kGrouped && b % kGroupBlocks == 0) {
+      for (int g = 0; g < RG; ++g) {
+        for (int t = 0; t < TT; ++t) grp[g][t] = _mm512_setzero_ps();
+      }
+    }
     for (int s = 0; s < kSubs; ++s) {
       __m512i ih[RG][TT], il[RG][TT];
       for (int g = 0; g < RG; ++g) {
@@ -218,9 +230,19 @@ static inline void gemm_tile(float* y, int64_t ldy, const PanelBlock* const* pan
           const __m512 v = _mm512_cvtepi32_ps(Terms == 2 ? combine_terms(ih[g][t], il[g][t]) : ih[g][t]);
           const float sx = kSubs == 1 ? s16[t * (x.ld / 16) + 2 * b] + s16[t * (x.ld / 16) + 2 * b + 1]
                                       : s16[t * (x.ld / 16) + 2 * b + s];
-          acc[g][t] = _mm512_fmadd_ps(v, _mm512_mul_ps(sc, _mm512_set1_ps(da[t * (x.ld / 32) + b])), acc[g][t]);
+          if constexpr (kGrouped) {
+            grp[g][t] = _mm512_fmadd_ps(v, sc, grp[g][t]);
+          } else {
+            acc[g][t] = _mm512_fmadd_ps(v, _mm512_mul_ps(sc, _mm512_set1_ps(da[t * (x.ld / 32) + b])), acc[g][t]);
+          }
           acc[g][t] = _mm512_fmadd_ps(zr, _mm512_set1_ps(sx), acc[g][t]);
         }
+      }
+    }
+    if (kGrouped && (b % kGroupBlocks == kGroupBlocks - 1 || b + 1 == n_blocks)) {
+      for (int t = 0; t < TT; ++t) {
+        const __m512 dt = _mm512_set1_ps(da[t * (x.ld / 32) + b]);
+        for (int g = 0; g < RG; ++g) acc[g][t] = _mm512_fmadd_ps(grp[g][t], dt, acc[g][t]);
       }
     }
   }

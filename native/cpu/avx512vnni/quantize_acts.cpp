@@ -14,39 +14,44 @@ using avx512::hmax;
 void quantize_acts(const QuantActs& out, const float* x, int64_t ldx, int64_t n_cols, int64_t t0,
                    int64_t t1) {
   const int64_t ld = out.ld;
+  const bool one_term = out.lo == nullptr;
+  const float qmax = one_term ? 127.0f : 32512.0f;
+  const int span = one_term ? 32 : static_cast<int>(kQ16Group);  // columns sharing one scale
   const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  const __m512 lim = _mm512_set1_ps(qmax);
   for (int64_t t = t0; t < t1; ++t) {
     const float* xt = x + t * ldx;
     int8_t* hi = out.hi + t * ld;
     int8_t* lo = out.lo ? out.lo + t * ld : nullptr;
-    const __m512 lim = _mm512_set1_ps(lo ? 32512.0f : 127.0f);
     float* d = out.d + t * (ld / 32);
     float* s16 = out.sum16 + t * (ld / 16);
-    for (int64_t c0 = 0; c0 < ld; c0 += 32) {
-      const __mmask16 m0 = first_lanes(n_cols - c0), m1 = first_lanes(n_cols - c0 - 16);
-      const __m512 v0 = _mm512_maskz_loadu_ps(m0, xt + c0);
-      const __m512 v1 = _mm512_maskz_loadu_ps(m1, xt + c0 + 16);
-      const float amax = hmax(_mm512_and_ps(_mm512_max_ps(_mm512_and_ps(v0, abs_mask), _mm512_and_ps(v1, abs_mask)), abs_mask));
-      const float db = amax / (lo ? 32512.0f : 127.0f);
-      d[c0 / 32] = db;
-      const __m512 vd = _mm512_set1_ps(db);
-      const __m512 v[2] = {v0, v1};
-      for (int h = 0; h < 2; ++h) {
+    for (int64_t c0 = 0; c0 < ld; c0 += span) {
+      __m512 v[kQ16Group / 16];
+      __m512 m = _mm512_setzero_ps();
+      for (int k = 0; k < span / 16; ++k) {
+        v[k] = _mm512_maskz_loadu_ps(first_lanes(n_cols - c0 - 16 * k), xt + c0 + 16 * k);
+        m = _mm512_max_ps(m, _mm512_and_ps(v[k], abs_mask));
+      }
+      const float ds = hmax(m) / qmax;
+      for (int k = 0; k < span / 32; ++k) d[c0 / 32 + k] = ds;
+      const __m512 vd = _mm512_set1_ps(ds);
+      for (int k = 0; k < span / 16; ++k) {
+        const int64_t c = c0 + 16 * k;
         __m512i q = _mm512_setzero_si512();
-        if (db > 0.0f) {
-          __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v[h], vd), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        if (ds > 0.0f) {
+          __m512 r = _mm512_roundscale_ps(_mm512_div_ps(v[k], vd), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
           r = _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), lim), _mm512_min_ps(lim, r));
           q = _mm512_cvtps_epi32(r);
         }
-        s16[c0 / 16 + h] = db * static_cast<float>(_mm512_reduce_add_epi32(q));
-        if (!lo) {
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(hi + c0 + 16 * h), _mm512_cvtepi32_epi8(q));
+        s16[c / 16] = ds * static_cast<float>(_mm512_reduce_add_epi32(q));
+        if (one_term) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(hi + c), _mm512_cvtepi32_epi8(q));
           continue;
         }
         const __m512i hv = _mm512_srai_epi32(_mm512_add_epi32(q, _mm512_set1_epi32(128)), 8);  // floor
         const __m512i lv = _mm512_sub_epi32(q, _mm512_slli_epi32(hv, 8));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(hi + c0 + 16 * h), _mm512_cvtepi32_epi8(hv));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(lo + c0 + 16 * h), _mm512_cvtepi32_epi8(lv));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(hi + c), _mm512_cvtepi32_epi8(hv));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(lo + c), _mm512_cvtepi32_epi8(lv));
       }
     }
   }
