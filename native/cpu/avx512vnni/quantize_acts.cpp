@@ -11,6 +11,29 @@ namespace lfm::cpu::avx512vnni {
 using avx512::first_lanes;
 using avx512::hmax;
 
+namespace {
+
+// out[k] = d * (sum of the 16 int32 lanes of q[k]), k < 8: the integer sums are exact (a
+// transpose-add tree), each product rounds once, as in the scalar reference.
+static inline void sums8(float* out, const __m512i (&q)[8], float d) {
+  __m512i u[4], v[2];
+  for (int i = 0; i < 4; ++i) {
+    u[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(q[2 * i], q[2 * i + 1]), _mm512_unpackhi_epi32(q[2 * i], q[2 * i + 1]));
+  }
+  // v[i], 128-bit lane L: the lane-L partial sums of q[4i .. 4i + 3].
+  for (int i = 0; i < 2; ++i) {
+    v[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(u[2 * i], u[2 * i + 1]), _mm512_unpackhi_epi64(u[2 * i], u[2 * i + 1]));
+  }
+  const __m512i x = _mm512_add_epi32(_mm512_shuffle_i32x4(v[0], v[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm512_shuffle_i32x4(v[0], v[1], _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512i y = _mm512_add_epi32(x, _mm512_shuffle_i32x4(x, x, _MM_SHUFFLE(2, 3, 0, 1)));
+  const __m128 vd = _mm_set1_ps(d);
+  _mm_storeu_ps(out, _mm_mul_ps(_mm_cvtepi32_ps(_mm512_extracti32x4_epi32(y, 0)), vd));
+  _mm_storeu_ps(out + 4, _mm_mul_ps(_mm_cvtepi32_ps(_mm512_extracti32x4_epi32(y, 2)), vd));
+}
+
+}  // namespace
+
 void quantize_acts(const QuantActs& out, const float* x, int64_t ldx, int64_t n_cols, int64_t t0,
                    int64_t t1) {
   const int64_t ld = out.ld;
@@ -35,6 +58,7 @@ void quantize_acts(const QuantActs& out, const float* x, int64_t ldx, int64_t n_
       const float ds = hmax(m) / qmax;
       for (int k = 0; k < span / 32; ++k) d[c0 / 32 + k] = ds;
       const __m512 vd = _mm512_set1_ps(ds);
+      __m512i qs[kQ16Group / 16];
       for (int k = 0; k < span / 16; ++k) {
         const int64_t c = c0 + 16 * k;
         __m512i q = _mm512_setzero_si512();
@@ -43,7 +67,8 @@ void quantize_acts(const QuantActs& out, const float* x, int64_t ldx, int64_t n_
           r = _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), lim), _mm512_min_ps(lim, r));
           q = _mm512_cvtps_epi32(r);
         }
-        s16[c / 16] = ds * static_cast<float>(_mm512_reduce_add_epi32(q));
+        qs[k] = q;
+        if (one_term) s16[c / 16] = ds * static_cast<float>(_mm512_reduce_add_epi32(q));
         if (one_term) {
           _mm_storeu_si128(reinterpret_cast<__m128i*>(hi + c), _mm512_cvtepi32_epi8(q));
           continue;
@@ -53,6 +78,7 @@ void quantize_acts(const QuantActs& out, const float* x, int64_t ldx, int64_t n_
         _mm_storeu_si128(reinterpret_cast<__m128i*>(hi + c), _mm512_cvtepi32_epi8(hv));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(lo + c), _mm512_cvtepi32_epi8(lv));
       }
+      if (!one_term) sums8(s16 + c0 / 16, qs, ds);
     }
   }
 }
