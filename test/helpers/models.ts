@@ -16,11 +16,15 @@ export type Arch = (typeof ARCHS)[number];
 
 let dir: string | undefined;
 
-/** A per-process scratch folder, removed at exit. */
+/**
+ * A per-process scratch folder, removed at exit and, with the rest of the run's folder
+ * (LFM2_TEST_TMP, test/global-setup.ts), when the run ends.
+ */
 export function scratchDir(): string {
   if (!dir) {
-    mkdirSync(tmpdir(), { recursive: true });
-    dir = mkdtempSync(join(tmpdir(), "lfm2-test-"));
+    const base = process.env.LFM2_TEST_TMP ?? tmpdir();
+    mkdirSync(base, { recursive: true });
+    dir = mkdtempSync(join(base, "lfm2-test-"));
     const d = dir;
     process.on("exit", () => rmSync(d, { recursive: true, force: true }));
   }
