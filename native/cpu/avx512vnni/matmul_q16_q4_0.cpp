@@ -111,6 +111,51 @@ struct WeightsQ4_0 {
   }
 };
 
+// Whole panels of 16 full rows straight from the blocks: per block, the 16 rows' qs arrays go
+// four to a zmm (row j + 4L in 128-bit lane L of vector j), a 4 x 4 transposition of dwords
+// within the lanes gives dword k of the 16 rows in order, and its low / high nibbles are
+// column quads k and 4 + k; the 16 scales come from one gather of the blocks' first dwords.
+// About a sixth of the instructions of unpacking row by row and transposing.
+template <>
+struct PanelBuilder<WeightsQ4_0> {
+  static void build(PanelBlock* panel, const uint8_t* w, int64_t w_row_bytes, int64_t r, int n_rows, int64_t n_blocks) {
+    if (n_rows < kPanelRows) {
+      build_panel_rows<WeightsQ4_0>(panel, w, w_row_bytes, r, n_rows, n_blocks);
+      return;
+    }
+    const uint8_t* base = w + r * w_row_bytes;
+    const __m512i row_off = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(static_cast<int32_t>(w_row_bytes)));
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      const uint8_t* blk = base + b * 18;
+      __m512i z[4];
+      for (int j = 0; j < 4; ++j) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + j * w_row_bytes + 2)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + (j + 4) * w_row_bytes + 2)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + (j + 8) * w_row_bytes + 2)), 2);
+        z[j] = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + (j + 12) * w_row_bytes + 2)), 3);
+      }
+      const __m512i a0 = _mm512_unpacklo_epi32(z[0], z[1]), a1 = _mm512_unpackhi_epi32(z[0], z[1]);
+      const __m512i a2 = _mm512_unpacklo_epi32(z[2], z[3]), a3 = _mm512_unpackhi_epi32(z[2], z[3]);
+      const __m512i t[4] = {_mm512_unpacklo_epi64(a0, a2), _mm512_unpackhi_epi64(a0, a2), _mm512_unpacklo_epi64(a1, a3),
+                            _mm512_unpackhi_epi64(a1, a3)};
+      PanelBlock& pb = panel[b];
+      for (int k = 0; k < 4; ++k) {
+        _mm512_store_si512(pb.q[k], _mm512_and_si512(t[k], m4));
+        _mm512_store_si512(pb.q[4 + k], _mm512_and_si512(_mm512_srli_epi16(t[k], 4), m4));
+      }
+      const __m512i dw = _mm512_i32gather_epi32(row_off, blk, 1);
+      const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dw));
+      const __m512 zero = _mm512_mul_ps(d, _mm512_set1_ps(-8.0f));
+      for (int h = 0; h < 2; ++h) {
+        _mm512_store_ps(pb.scale[h], d);
+        _mm512_store_ps(pb.zero[h], zero);
+      }
+    }
+  }
+};
+
 }  // namespace
 
 void matmul_q16_q4_0(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_bytes, const QuantActs& x,
