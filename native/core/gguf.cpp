@@ -466,7 +466,8 @@ namespace {
 constexpr size_t kHugePage = 2u << 20;
 
 // An address range of at least `size` bytes starting on a 2 MiB boundary, reserved without
-// access (PROT_NONE, no memory committed): region->data is the aligned start.
+// access (PROT_NONE, no memory committed): region->data is the aligned start, and [data, data +
+// size) lies inside the reservation.
 Status reserve_aligned(size_t size, GgufFile::Region* region) {
   const size_t length = size + kHugePage;
   void* base = ::mmap(nullptr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -513,8 +514,11 @@ void populate(uint8_t* data, size_t size) {
 // pages (a weight matrix then spans a few TLB entries instead of one per 4 KiB page), read by
 // up to 4 threads (one core's copy speed would make this the slow part of loading).
 Status read_file(int fd, size_t size, GgufFile::Region* region) {
-  LFM_RETURN_IF_ERROR(reserve_aligned(size, region));
+  // The whole huge pages the copy occupies, all inside the reservation: reserving only `size`
+  // let the rounded-up span reach past it, so the mprotect calls below changed (or failed on)
+  // whatever lay beyond (ENOMEM, or another mapping of the process turned read-only).
   const size_t span = (size + kHugePage - 1) / kHugePage * kHugePage;
+  LFM_RETURN_IF_ERROR(reserve_aligned(span, region));
   if (::mprotect(region->data, span, PROT_READ | PROT_WRITE) != 0) {
     const int err = errno;
     release(region);
