@@ -36,6 +36,7 @@ struct Lfm2Model::Scratch {
   std::vector<float> q_d, q_sum16;
   std::vector<cpu::QuantActs> q_acts;  // per job (inputs shared by several jobs are rounded once)
   std::vector<int64_t> q_first, q_offset;  // per job: the job whose input it shares, its buffer offset
+  std::vector<int64_t> chunk_bounds;       // matmuls(): row chunks of one pass
 };
 
 // --- helpers
@@ -467,11 +468,34 @@ void Lfm2Model::matmuls(const MatmulJob* jobs, int n_jobs) {
   if (total == 0) return;
   quantize_inputs(jobs, n_jobs);
   const std::vector<cpu::QuantActs>& qa = scratch_->q_acts;
-  // Chunks of rows: a few per thread for load balance, multiples of 16 for the kernels' row tiles.
-  const int64_t per = (total + pool_->size() * 4 - 1) / (pool_->size() * 4);
-  const int64_t grain = std::max<int64_t>(16, (per + 15) / 16 * 16);
+  // Chunks of rows: a few per thread for load balance. Decode: multiples of 16 rows (the
+  // kernels' row tiles) across the jobs' concatenated rows. Prefill: multiples of 48 rows (the
+  // panel GEMM's 3 x 16-row tiles) within each job, so that only a job's last chunk has a
+  // partial tile; chunks straddling two jobs, or of 16-row multiples, left narrow tiles in
+  // every chunk (a 256-row chunk ran 8% slower than a 240-row one).
+  const int64_t nt = pool_->size();
+  int64_t max_tok = 0;
+  for (int j = 0; j < n_jobs; j++) max_tok = std::max(max_tok, jobs[j].n_tok);
+  const int64_t align = max_tok >= 2 ? 48 : 16;
+  const int64_t per = (total + nt * 4 - 1) / (nt * 4);
+  const int64_t grain = std::max<int64_t>(align, (per + align - 1) / align * align);
+  std::vector<int64_t>& bounds = scratch_->chunk_bounds;  // chunk c: global rows [bounds[c], bounds[c + 1])
+  bounds.assign(1, 0);
+  if (max_tok >= 2) {
+    int64_t base = 0;
+    for (int j = 0; j < n_jobs; j++) {
+      const int64_t n = jobs[j].w->n_rows;
+      for (int64_t r = grain; r < n; r += grain) bounds.push_back(base + r);
+      base += n;
+      if (bounds.back() < base) bounds.push_back(base);
+    }
+  } else {
+    for (int64_t r = grain; r < total; r += grain) bounds.push_back(r);
+    bounds.push_back(total);
+  }
   const cpu::CpuKernels& k = *kernels_;
-  pool_->parallel_for(total, grain, [&](int64_t r0, int64_t r1) {
+  pool_->parallel_for(static_cast<int64_t>(bounds.size()) - 1, 1, [&](int64_t c0, int64_t c1) {
+    const int64_t r0 = bounds[c0], r1 = bounds[c1];
     int64_t base = 0;  // first global row of job j
     for (int j = 0; j < n_jobs && base < r1; j++) {
       const MatmulJob& jb = jobs[j];
