@@ -37,6 +37,21 @@ static inline void kquant_unpack_scales(const uint8_t* scales, uint8_t out[16]) 
   std::memcpy(out, v, 16);
 }
 
+// The 8 sub-block scales d*sc_j and minimums dmin*m_j of a Q4_K / Q5_K super-block (exact f32
+// products of the f16 super-block scales and the 6-bit ones).
+static inline void kquant_block_scales(const uint8_t* blk, float scale[8], float min[8]) {
+  uint16_t d_bits, m_bits;
+  std::memcpy(&d_bits, blk, 2);
+  std::memcpy(&m_bits, blk + 2, 2);
+  const float d = fp16_to_fp32(d_bits), dmin = fp16_to_fp32(m_bits);
+  uint8_t sm[16];
+  kquant_unpack_scales(blk + 4, sm);
+  for (int j = 0; j < 8; ++j) {
+    scale[j] = d * static_cast<float>(sm[j]);
+    min[j] = dmin * static_cast<float>(sm[8 + j]);
+  }
+}
+
 }  // namespace lfm::cpu
 
 #define LFM_CPU_DECLARE_KQUANT_KERNELS                                                           \

@@ -118,11 +118,7 @@ struct WeightsQ4_0 {
 // About a sixth of the instructions of unpacking row by row and transposing.
 template <>
 struct PanelBuilder<WeightsQ4_0> {
-  static void build(PanelBlock* panel, const uint8_t* w, int64_t w_row_bytes, int64_t r, int n_rows, int64_t n_blocks) {
-    if (n_rows < kPanelRows) {
-      build_panel_rows<WeightsQ4_0>(panel, w, w_row_bytes, r, n_rows, n_blocks);
-      return;
-    }
+  static void build(PanelBlock* panel, const uint8_t* w, int64_t w_row_bytes, int64_t r, int64_t n_blocks) {
     const uint8_t* base = w + r * w_row_bytes;
     const __m512i row_off = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                                _mm512_set1_epi32(static_cast<int32_t>(w_row_bytes)));

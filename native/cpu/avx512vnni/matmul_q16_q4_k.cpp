@@ -116,15 +116,10 @@ struct WeightsQ4K {
     const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * (j / 2)));
     const __m256i v = _mm256_and_si256(_mm256_srl_epi16(raw, _mm_cvtsi32_si128(4 * (j & 1))), _mm256_set1_epi8(0x0f));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), v);
-    uint16_t d_bits, m_bits;
-    std::memcpy(&d_bits, blk, 2);
-    std::memcpy(&m_bits, blk + 2, 2);
-    uint8_t sm[16];
-    kquant_unpack_scales(blk + 4, sm);
-    const float d1 = _cvtsh_ss(d_bits) * static_cast<float>(sm[j]);
-    const float m1 = _cvtsh_ss(m_bits) * static_cast<float>(sm[8 + j]);
-    scale[0] = scale[1] = d1;
-    zero[0] = zero[1] = -m1;
+    float sc[8], mn[8];
+    kquant_block_scales(blk, sc, mn);
+    scale[0] = scale[1] = sc[j];
+    zero[0] = zero[1] = -mn[j];
   }
 };
 
@@ -134,27 +129,14 @@ struct WeightsQ4K {
 // panel layout. Same values as build_panel_rows over unpack_block.
 template <>
 struct PanelBuilder<WeightsQ4K> {
-  static void build(PanelBlock* panel, const uint8_t* w, int64_t w_row_bytes, int64_t r, int n_rows, int64_t n_blocks) {
-    if (n_rows < kPanelRows) {
-      build_panel_rows<WeightsQ4K>(panel, w, w_row_bytes, r, n_rows, n_blocks);
-      return;
-    }
+  static void build(PanelBlock* panel, const uint8_t* w, int64_t w_row_bytes, int64_t r, int64_t n_blocks) {
     alignas(64) uint8_t q[kPanelRows][8][32];
     float sc[kPanelRows][8], mn[kPanelRows][8];
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     for (int64_t sb = 0; sb < n_blocks / 8; ++sb) {
       for (int i = 0; i < kPanelRows; ++i) {
         const uint8_t* blk = w + (r + i) * w_row_bytes + sb * kBlockQ4KBytes;
-        uint16_t d_bits, m_bits;
-        std::memcpy(&d_bits, blk, 2);
-        std::memcpy(&m_bits, blk + 2, 2);
-        const float d = _cvtsh_ss(d_bits), dmin = _cvtsh_ss(m_bits);
-        uint8_t sm[16];
-        kquant_unpack_scales(blk + 4, sm);
-        for (int j = 0; j < 8; ++j) {
-          sc[i][j] = d * static_cast<float>(sm[j]);
-          mn[i][j] = -(dmin * static_cast<float>(sm[8 + j]));
-        }
+        kquant_block_scales(blk, sc[i], mn[i]);
         for (int p = 0; p < 4; ++p) {
           const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * p));
           _mm256_store_si256(reinterpret_cast<__m256i*>(q[i][2 * p]), _mm256_and_si256(raw, m4));
@@ -167,7 +149,7 @@ struct PanelBuilder<WeightsQ4K> {
         for (int i = 0; i < kPanelRows; ++i) {
           rows[i] = _mm512_castsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(q[i][j])));
           pb.scale[0][i] = pb.scale[1][i] = sc[i][j];
-          pb.zero[0][i] = pb.zero[1][i] = mn[i][j];
+          pb.zero[0][i] = pb.zero[1][i] = -mn[i][j];
         }
         transpose16x8(rows, quads);
         for (int k = 0; k < 8; ++k) _mm512_store_si512(pb.q[k], quads[k]);

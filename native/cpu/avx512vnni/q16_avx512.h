@@ -136,7 +136,7 @@ static inline void transpose16x8(const __m512i (&r)[16], __m512i (&out)[8]) {
 
 // Rows are unpacked in order (sequential reads) kBuildBlocks blocks at a time into a small
 // buffer, then each block's 16 x 32 quants are transposed into the panel layout. A weight format
-// may instead provide a whole-panel builder (specialising PanelBuilder below).
+// may instead provide a builder of full 16-row panels (specialising PanelBuilder below).
 template <class W>
 static inline void build_panel_rows(PanelBlock* panel, const uint8_t* w, int64_t w_row_bytes, int64_t r, int n_rows,
                                int64_t n_blocks) {
@@ -171,12 +171,23 @@ static inline void build_panel_rows(PanelBlock* panel, const uint8_t* w, int64_t
   }
 }
 
+// Full panels (16 rows) of a format; build_panel takes partial ones to build_panel_rows.
 template <class W>
 struct PanelBuilder {
-  static void build(PanelBlock* panel, const uint8_t* w, int64_t w_row_bytes, int64_t r, int n_rows, int64_t n_blocks) {
-    build_panel_rows<W>(panel, w, w_row_bytes, r, n_rows, n_blocks);
+  static void build(PanelBlock* panel, const uint8_t* w, int64_t w_row_bytes, int64_t r, int64_t n_blocks) {
+    build_panel_rows<W>(panel, w, w_row_bytes, r, kPanelRows, n_blocks);
   }
 };
+
+template <class W>
+static inline void build_panel(PanelBlock* panel, const uint8_t* w, int64_t w_row_bytes, int64_t r, int n_rows,
+                               int64_t n_blocks) {
+  if (n_rows < kPanelRows) {
+    build_panel_rows<W>(panel, w, w_row_bytes, r, n_rows, n_blocks);
+  } else {
+    PanelBuilder<W>::build(panel, w, w_row_bytes, r, n_blocks);
+  }
+}
 
 static inline __m512i bcast4(const int8_t* p) {
   int32_t v;
@@ -294,7 +305,7 @@ static inline void q16_gemm(float* y, int64_t ldy, const uint8_t* w, int64_t w_r
       const int64_t left = r1 - r - n_panels * kPanelRows;
       n_rows[n_panels] = static_cast<int>(left < kPanelRows ? left : kPanelRows);
       PanelBlock* p = storage.data() + n_panels * n_blocks;
-      PanelBuilder<W>::build(p, w, w_row_bytes, r + n_panels * kPanelRows, n_rows[n_panels], n_blocks);
+      build_panel<W>(p, w, w_row_bytes, r + n_panels * kPanelRows, n_rows[n_panels], n_blocks);
       panels[n_panels] = p;
     }
     for (int64_t t = 0; t < n_tok; t += kGemmTokens) {

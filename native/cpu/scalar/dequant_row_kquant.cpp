@@ -12,17 +12,12 @@ namespace lfm::cpu::scalar {
 void dequant_row_q4_k(float* y, const uint8_t* w_row, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     const uint8_t* blk = w_row + b * kBlockQ4KBytes;
-    uint16_t d_bits, m_bits;
-    std::memcpy(&d_bits, blk, 2);
-    std::memcpy(&m_bits, blk + 2, 2);
-    const float d = fp16_to_fp32(d_bits), dmin = fp16_to_fp32(m_bits);
-    uint8_t sm[16];
-    kquant_unpack_scales(blk + 4, sm);
+    float sc[8], mn[8];
+    kquant_block_scales(blk, sc, mn);
     const uint8_t* qs = blk + 16;
     float* yb = y + b * kQK_K;
     for (int j = 0; j < 8; ++j) {
-      const float d1 = d * static_cast<float>(sm[j]);
-      const float m1 = dmin * static_cast<float>(sm[8 + j]);
+      const float d1 = sc[j], m1 = mn[j];
       const uint8_t* q = qs + 32 * (j / 2);
       const int shift = 4 * (j & 1);
       for (int l = 0; l < 32; ++l) {
@@ -35,18 +30,13 @@ void dequant_row_q4_k(float* y, const uint8_t* w_row, int64_t n) {
 void dequant_row_q5_k(float* y, const uint8_t* w_row, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     const uint8_t* blk = w_row + b * kBlockQ5KBytes;
-    uint16_t d_bits, m_bits;
-    std::memcpy(&d_bits, blk, 2);
-    std::memcpy(&m_bits, blk + 2, 2);
-    const float d = fp16_to_fp32(d_bits), dmin = fp16_to_fp32(m_bits);
-    uint8_t sm[16];
-    kquant_unpack_scales(blk + 4, sm);
+    float sc[8], mn[8];
+    kquant_block_scales(blk, sc, mn);
     const uint8_t* qh = blk + 16;
     const uint8_t* qs = blk + 48;
     float* yb = y + b * kQK_K;
     for (int j = 0; j < 8; ++j) {
-      const float d1 = d * static_cast<float>(sm[j]);
-      const float m1 = dmin * static_cast<float>(sm[8 + j]);
+      const float d1 = sc[j], m1 = mn[j];
       const uint8_t* q = qs + 32 * (j / 2);
       const int shift = 4 * (j & 1);
       for (int l = 0; l < 32; ++l) {

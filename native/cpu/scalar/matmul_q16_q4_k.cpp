@@ -30,12 +30,8 @@ void matmul_q16_q4_k(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_byte
       float acc = 0.0f;
       for (int64_t sb = 0; sb < n_sb; ++sb) {
         const uint8_t* blk = wr + sb * kBlockQ4KBytes;
-        uint16_t d_bits, m_bits;
-        std::memcpy(&d_bits, blk, 2);
-        std::memcpy(&m_bits, blk + 2, 2);
-        const float d = fp16_to_fp32(d_bits), dmin = fp16_to_fp32(m_bits);
-        uint8_t sm[16];
-        kquant_unpack_scales(blk + 4, sm);
+        float sc[8], mn[8];
+        kquant_block_scales(blk, sc, mn);
         for (int j = 0; j < 8; ++j) {
           const uint8_t* q = blk + 16 + 32 * (j / 2);
           const int shift = 4 * (j & 1);
@@ -46,9 +42,7 @@ void matmul_q16_q4_k(float* y, int64_t ldy, const uint8_t* w, int64_t w_row_byte
             dot += ((q[l] >> shift) & 0x0f) * a.q(c);
           }
           const float sx = s16[2 * b] + s16[2 * b + 1];
-          const float d1 = d * static_cast<float>(sm[j]);
-          const float m1 = dmin * static_cast<float>(sm[8 + j]);
-          acc += d1 * (da[b] * static_cast<float>(dot)) - m1 * sx;
+          acc += sc[j] * (da[b] * static_cast<float>(dot)) - mn[j] * sx;
         }
       }
       y[t * ldy + r] = acc;
