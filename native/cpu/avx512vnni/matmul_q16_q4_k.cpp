@@ -130,7 +130,8 @@ struct WeightsQ4K {
 template <>
 struct PanelBuilder<WeightsQ4K> {
   static void build(PanelBlock* panel, const uint8_t* w, int64_t w_row_bytes, int64_t r, int64_t n_blocks) {
-    alignas(64) uint8_t q[kPanelRows][8][32];
+    static_assert(kBuildBlocks == 8, "one super-block per buffer");
+    alignas(64) PanelRowsBuffer q;
     float sc[kPanelRows][8], mn[kPanelRows][8];
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     for (int64_t sb = 0; sb < n_blocks / 8; ++sb) {
@@ -145,14 +146,11 @@ struct PanelBuilder<WeightsQ4K> {
       }
       for (int j = 0; j < 8; ++j) {
         PanelBlock& pb = panel[sb * 8 + j];
-        __m512i rows[kPanelRows], quads[8];
         for (int i = 0; i < kPanelRows; ++i) {
-          rows[i] = _mm512_castsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(q[i][j])));
           pb.scale[0][i] = pb.scale[1][i] = sc[i][j];
           pb.zero[0][i] = pb.zero[1][i] = -mn[i][j];
         }
-        transpose16x8(rows, quads);
-        for (int k = 0; k < 8; ++k) _mm512_store_si512(pb.q[k], quads[k]);
+        store_panel_quads(pb, q, j);
       }
     }
   }

@@ -134,14 +134,27 @@ static inline void transpose16x8(const __m512i (&r)[16], __m512i (&out)[8]) {
   }
 }
 
-// Rows are unpacked in order (sequential reads) kBuildBlocks blocks at a time into a small
-// buffer, then each block's 16 x 32 quants are transposed into the panel layout. A weight format
-// may instead provide a builder of full 16-row panels (specialising PanelBuilder below).
+// Panel builders unpack rows in order (sequential reads) kBuildBlocks blocks at a time into a
+// buffer of [row][block][32] quants; this transposes block k of it into a panel block's quads.
+constexpr int kBuildBlocks = 8;
+using PanelRowsBuffer = uint8_t[kPanelRows][kBuildBlocks][32];
+
+static inline void store_panel_quads(PanelBlock& pb, const PanelRowsBuffer& q, int k) {
+  __m512i rows[kPanelRows], quads[8];
+  for (int i = 0; i < kPanelRows; ++i) {
+    rows[i] = _mm512_castsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(q[i][k])));
+  }
+  transpose16x8(rows, quads);
+  for (int m = 0; m < 8; ++m) _mm512_store_si512(pb.q[m], quads[m]);
+}
+
+// Rows [r, r + n_rows) through the format's unpack_block, block by block (rows past n_rows are
+// zero). A weight format may instead provide a builder of full 16-row panels (specialising
+// PanelBuilder below).
 template <class W>
 static inline void build_panel_rows(PanelBlock* panel, const uint8_t* w, int64_t w_row_bytes, int64_t r, int n_rows,
-                               int64_t n_blocks) {
-  constexpr int kBuildBlocks = 8;
-  alignas(64) uint8_t q[kPanelRows][kBuildBlocks][32];
+                                    int64_t n_blocks) {
+  alignas(64) PanelRowsBuffer q;
   for (int64_t b0 = 0; b0 < n_blocks; b0 += kBuildBlocks) {
     const int nb = static_cast<int>(n_blocks - b0 < kBuildBlocks ? n_blocks - b0 : kBuildBlocks);
     for (int i = 0; i < kPanelRows; ++i) {
@@ -160,14 +173,7 @@ static inline void build_panel_rows(PanelBlock* panel, const uint8_t* w, int64_t
         }
       }
     }
-    for (int k = 0; k < nb; ++k) {
-      __m512i rows[kPanelRows], quads[8];
-      for (int i = 0; i < kPanelRows; ++i) {
-        rows[i] = _mm512_castsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(q[i][k])));
-      }
-      transpose16x8(rows, quads);
-      for (int m = 0; m < 8; ++m) _mm512_store_si512(panel[b0 + k].q[m], quads[m]);
-    }
+    for (int k = 0; k < nb; ++k) store_panel_quads(panel[b0 + k], q, k);
   }
 }
 
@@ -341,22 +347,11 @@ static inline void q16_run_terms(float* y, int64_t ldy, const uint8_t* w, int64_
       if (tb == 1) {
         for (; r + 8 <= rb1; r += 8) q16_tile<W, 8, 1, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t);
       }
-      for (; r + RB <= rb1; r += RB) {
-        switch (tb) {
-          case 1: q16_tile<W, RB, 1, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-          case 2: q16_tile<W, RB, 2, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-          case 3: q16_tile<W, RB, 3, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-          default: q16_tile<W, RB, 4, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-        }
-      }
-      for (; r < rb1; ++r) {
-        switch (tb) {
-          case 1: q16_tile<W, 1, 1, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-          case 2: q16_tile<W, 1, 2, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-          case 3: q16_tile<W, 1, 3, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-          default: q16_tile<W, 1, 4, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t); break;
-        }
-      }
+      with_const<TB>(static_cast<int>(tb), [&](auto tc) {
+        constexpr int kTB = decltype(tc)::value;
+        for (; r + RB <= rb1; r += RB) q16_tile<W, RB, kTB, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t);
+        for (; r < rb1; ++r) q16_tile<W, 1, kTB, Terms>(y, ldy, w, w_row_bytes, x, n_groups, last_bytes, r, t);
+      });
     }
   }
 }

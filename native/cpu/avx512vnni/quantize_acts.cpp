@@ -68,8 +68,8 @@ void quantize_acts(const QuantActs& out, const float* x, int64_t ldx, int64_t n_
           q = _mm512_cvtps_epi32(r);
         }
         qs[k] = q;
-        if (one_term) s16[c / 16] = ds * static_cast<float>(_mm512_reduce_add_epi32(q));
         if (one_term) {
+          s16[c / 16] = ds * static_cast<float>(_mm512_reduce_add_epi32(q));
           _mm_storeu_si128(reinterpret_cast<__m128i*>(hi + c), _mm512_cvtepi32_epi8(q));
           continue;
         }
