@@ -59,7 +59,7 @@ export interface NativeModel {
 }
 
 export interface NativeBinding {
-  loadModel(path: string, options: { threads: number; useMmap: boolean; activations: "q16" | "q8" | "f32" }): Promise<NativeModel>;
+  loadModel(path: string, options: { threads: number; useMmap: boolean; activations: ModelInfo["activations"] }): Promise<NativeModel>;
   runtimeInfo(): NativeRuntimeInfo;
   /** Test hook: kernel table for models loaded from now on ("" = default). Returns the ISA. */
   _setCpuIsa(isa: string): string;

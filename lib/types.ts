@@ -71,7 +71,7 @@ export interface ModelInfo {
   isa: string;
   threads: number;
   /** "q16" or "q8" when quantized weights use the integer kernels (LoadModelOptions.activations). */
-  activations: "q16" | "q8" | "f32";
+  activations: NonNullable<LoadModelOptions["activations"]>;
   /** True when the weights are served from the file mapping (LoadModelOptions.useMmap). */
   useMmap: boolean;
 }

@@ -1,7 +1,7 @@
 // Whole-model logits against the float64 reference forward pass (test/helpers/reference.ts),
 // for both architectures and every supported weight type.
 import { afterAll, describe, expect, it } from "vitest";
-import { loadModel, type Model } from "../../lib/index.js";
+import { loadModel, type Model, type ModelInfo } from "../../lib/index.js";
 import { argmaxOf, maxRelError, promptTokens, rows } from "../helpers/compare.js";
 import { ARCHS, tinyModel, WEIGHT_TYPES } from "../helpers/models.js";
 import { referenceForward } from "../helpers/reference.js";
@@ -10,7 +10,7 @@ import { MODEL_REL_TOL, modelRelTol, STEP_REL_TOL } from "../helpers/tolerance.j
 const opened: Model[] = [];
 afterAll(() => opened.forEach((m) => m.dispose()));
 
-async function open(path: string, activations: "q16" | "q8" | "f32" = "q16"): Promise<Model> {
+async function open(path: string, activations: ModelInfo["activations"] = "q16"): Promise<Model> {
   const m = await loadModel(path, { threads: 2, activations });
   opened.push(m);
   return m;
