@@ -20,13 +20,14 @@ const DEFAULT_CONTEXT = 4096;
  * model.dispose();
  *
  * @throws {LfmError} ERR_LFM_FILE_NOT_FOUND, ERR_LFM_MODEL_FORMAT (not a GGUF, truncated),
- *   ERR_LFM_UNSUPPORTED_ARCH, ERR_LFM_UNSUPPORTED_TYPE, ERR_LFM_SHAPE_MISMATCH, ERR_LFM_INVALID_ARG.
+ *   ERR_LFM_UNSUPPORTED_ARCH, ERR_LFM_UNSUPPORTED_TYPE, ERR_LFM_SHAPE_MISMATCH, ERR_LFM_INVALID_ARG,
+ *   ERR_LFM_DEVICE_UNAVAILABLE (device "cuda" without a usable GPU), ERR_LFM_DEVICE (GPU failure).
  */
 export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
   if (typeof path !== "string" || path.length === 0) throw invalidParameterError("path", "a file path string", path);
   const opts = checkOptions("options", options, ["threads", "device", "useMmap", "activations"]);
   const threads = opts.threads === undefined ? 0 : intOption("threads", opts.threads, 1, 1024);
-  if (opts.device !== undefined) oneOf("device", opts.device, ["auto", "cpu"] as const);
+  const device = opts.device === undefined ? "auto" : oneOf("device", opts.device, ["auto", "cuda", "cpu"] as const);
   if (opts.useMmap !== undefined && typeof opts.useMmap !== "boolean") throw invalidParameterError("useMmap", "a boolean", opts.useMmap);
   const activations = opts.activations === undefined ? "q16" : oneOf("activations", opts.activations, ["q16", "q8", "f32"] as const);
   const useMmap = opts.useMmap ?? false;
@@ -38,7 +39,7 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   }
   let handle: NativeModel;
   try {
-    handle = await native().loadModel(path, { threads, useMmap, activations });
+    handle = await native().loadModel(path, { threads, useMmap, activations, device });
   } catch (err) {
     throw wrapNativeError(err, caller);
   }
@@ -106,7 +107,8 @@ export class Model {
       bosId,
       eosId,
       eogIds: [...eog].sort((a, b) => a - b),
-      device: "cpu",
+      device: ni.device === "cuda" ? "cuda" : "cpu",
+      ...(ni.deviceFallback !== undefined && { deviceFallback: ni.deviceFallback }),
       isa: ni.isa,
       threads: ni.threads,
       activations: ni.activations,

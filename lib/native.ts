@@ -6,14 +6,25 @@ import { fileURLToPath } from "node:url";
 import { LfmError } from "./errors.js";
 import type { ModelInfo } from "./types.js";
 
+/** What the addon found of CUDA (see RuntimeInfo.cuda). */
+export interface NativeCudaInfo {
+  available: boolean;
+  reason?: string;
+  driverVersion?: number;
+  deviceCount: number;
+  device?: { index: number; name: string; computeCapability: string; totalMemory: number; multiprocessors: number };
+  backendPath?: string;
+}
+
 export interface NativeRuntimeInfo {
   cpu: { isa: string; bestIsa: string; features: string[]; physicalCores: number };
-  cuda: { available: boolean };
+  cuda: NativeCudaInfo;
 }
 
 /** What the addon reports of a model; lib/model.ts adds the tokenizer-derived fields. */
 export type NativeModelInfo = Omit<ModelInfo, "architecture" | "attentionLayers" | "bosId" | "eosId" | "eogIds" | "device"> & {
   architecture: string;
+  device: string;
 };
 
 export interface NativeVocab {
@@ -59,12 +70,24 @@ export interface NativeModel {
 }
 
 export interface NativeBinding {
-  loadModel(path: string, options: { threads: number; useMmap: boolean; activations: ModelInfo["activations"] }): Promise<NativeModel>;
+  loadModel(
+    path: string,
+    options: { threads: number; useMmap: boolean; activations: ModelInfo["activations"]; device: "auto" | "cuda" | "cpu" },
+  ): Promise<NativeModel>;
   runtimeInfo(): NativeRuntimeInfo;
   /** Test hook: kernel table for models loaded from now on ("" = default). Returns the ISA. */
   _setCpuIsa(isa: string): string;
   /** Test hook: runs one CPU kernel of one ISA on the given inputs. */
   _runKernel(isa: string, op: string, args: Record<string, unknown>): Float32Array;
+  /** Test hook: runs one CUDA kernel on host buffers (lfm_cuda_run_kernel); throws without a device. */
+  _runCudaKernel(
+    op: string,
+    ints: number[],
+    floats: number[],
+    inputs: ArrayBufferView[],
+    outBytes: number,
+    out2Bytes: number,
+  ): { out: ArrayBuffer; out2?: ArrayBuffer };
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");

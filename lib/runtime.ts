@@ -6,14 +6,26 @@ import type { RuntimeInfo } from "./types.js";
 
 /**
  * What this process runs on: the CPU kernel set (from CPUID + XGETBV, lowered by the
- * LFM2_CPU_ISA environment variable), the CPU features seen, and whether CUDA is available.
+ * LFM2_CPU_ISA environment variable), the CPU features seen, and whether CUDA is available
+ * (driver, device, compute capability, memory; or why not).
  * @example runtimeInfo().cpu.isa // "avx512"
  * @throws {LfmError} ERR_LFM_UNSUPPORTED_CPU when LFM2_CPU_ISA asks for more than the CPU has.
  */
 export function runtimeInfo(): RuntimeInfo {
   try {
     const r = native().runtimeInfo();
-    return { cpu: { ...r.cpu, features: [...r.cpu.features] }, cuda: { available: r.cuda.available } };
+    const c = r.cuda;
+    return {
+      cpu: { ...r.cpu, features: [...r.cpu.features] },
+      cuda: {
+        available: c.available,
+        ...(c.reason !== undefined && { reason: c.reason }),
+        ...(c.driverVersion !== undefined && { driverVersion: c.driverVersion }),
+        deviceCount: c.deviceCount ?? 0,
+        ...(c.device && { device: { ...c.device } }),
+        ...(c.backendPath !== undefined && { backendPath: c.backendPath }),
+      },
+    };
   } catch (err) {
     throw wrapNativeError(err);
   }

@@ -5,8 +5,12 @@
 export interface LoadModelOptions {
   /** Worker threads for the forward pass. Default: the number of physical cores. */
   threads?: number;
-  /** Where to run: "auto" (the default: a GPU when a usable one exists, else the CPU) or "cpu". */
-  device?: "auto" | "cpu";
+  /**
+   * Where to run. "auto" (the default): the CUDA GPU when one is usable (driver, device and the
+   * backend library found: see {@link RuntimeInfo}.cuda) and the model fits, else the CPU.
+   * "cuda": the GPU or an ERR_LFM_DEVICE_UNAVAILABLE error saying why not. "cpu": the CPU.
+   */
+  device?: "auto" | "cuda" | "cpu";
   /**
    * Serve the weights straight from the memory-mapped file (page cache, nothing copied) instead
    * of reading them into process memory on 2 MiB pages. Default false: reading costs a copy at
@@ -66,8 +70,10 @@ export interface ModelInfo {
   eosId: number;
   /** Tokens that end generation (<|endoftext|> and <|im_end|> in LFM2 vocabularies). */
   eogIds: number[];
-  /** Device and kernels in use. */
-  device: "cpu";
+  /** Device in use, and the kernels of the CPU side (tokenizer-only work on "cuda"). */
+  device: "cpu" | "cuda";
+  /** With device "auto": why the GPU was not used, when a GPU exists but the CPU was chosen. */
+  deviceFallback?: string;
   isa: string;
   threads: number;
   /** "q16" or "q8" when quantized weights use the integer kernels (LoadModelOptions.activations). */
@@ -134,5 +140,18 @@ export interface RuntimeInfo {
     features: string[];
     physicalCores: number;
   };
-  cuda: { available: boolean };
+  cuda: {
+    /** True when a CUDA device and the backend library were found (models can run there). */
+    available: boolean;
+    /** Why CUDA is not available (no driver, no device, backend library missing, LFM2_CUDA=0). */
+    reason?: string;
+    /** CUDA version the driver supports, e.g. 13000; absent without a driver. */
+    driverVersion?: number;
+    /** Devices the driver reports. */
+    deviceCount: number;
+    /** The device models run on (device 0). */
+    device?: { index: number; name: string; computeCapability: string; totalMemory: number; multiprocessors: number };
+    /** The backend library that was loaded. */
+    backendPath?: string;
+  };
 }

@@ -23,6 +23,9 @@ enum class StatusCode {
   kOutOfMemory,       // ERR_LFM_OOM
   kUnsupportedCpu,    // ERR_LFM_UNSUPPORTED_CPU
   kInternal,          // ERR_LFM_INTERNAL
+  // Appended (the CUDA backend returns these numbers across its C interface: never renumber).
+  kDevice,            // ERR_LFM_DEVICE: a GPU operation failed (launch, copy, driver error)
+  kDeviceUnavailable, // ERR_LFM_DEVICE_UNAVAILABLE: device "cuda" asked for, none usable
 };
 
 inline const char* status_code_name(StatusCode c) {
@@ -41,6 +44,8 @@ inline const char* status_code_name(StatusCode c) {
     case StatusCode::kOutOfMemory: return "ERR_LFM_OOM";
     case StatusCode::kUnsupportedCpu: return "ERR_LFM_UNSUPPORTED_CPU";
     case StatusCode::kInternal: return "ERR_LFM_INTERNAL";
+    case StatusCode::kDevice: return "ERR_LFM_DEVICE";
+    case StatusCode::kDeviceUnavailable: return "ERR_LFM_DEVICE_UNAVAILABLE";
   }
   return "ERR_LFM_INTERNAL";
 }

@@ -7,6 +7,7 @@
 
 #include "../cpu/dispatch.h"
 #include "convert.h"
+#include "cuda_hooks.h"
 #include "kernel_hooks.h"
 #include "model_wrap.h"
 
@@ -55,8 +56,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   cpu_info.Set("bestIsa", cpu::isa_name(cpu::best_isa()));
   cpu_info.Set("features", features);
   cpu_info.Set("physicalCores", physical_core_count());
-  Napi::Object cuda = Napi::Object::New(env);
-  cuda.Set("available", false);
+  Napi::Object cuda = cuda_runtime_info(env);
   Napi::Object out = Napi::Object::New(env);
   out.Set("cpu", cpu_info);
   out.Set("cuda", cuda);
@@ -88,6 +88,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo, "runtimeInfo"));
   exports.Set("_setCpuIsa", Napi::Function::New(env, SetCpuIsa, "_setCpuIsa"));
   RegisterKernelHooks(env, exports);
+  RegisterCudaHooks(env, exports);
   return exports;
 }
 
