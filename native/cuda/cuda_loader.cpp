@@ -145,7 +145,7 @@ void run_probe() {
     std::string e;
     void* lib = open_lib(path, &e);
     if (!lib) {
-      errors += "\n  " + path + ": " + e;
+      errors += "\n  " + (e.find(path) != std::string::npos ? e : path + ": " + e);  // dlerror names the path
       continue;
     }
     BackendApi api{};
@@ -173,7 +173,7 @@ void run_probe() {
     p.available = true;
     return;
   }
-  p.reason = "a CUDA device exists but the CUDA backend library was not found (build it with npm run build:cuda):" +
+  p.reason = "a CUDA device exists but no usable CUDA backend library was found (build it with npm run build:cuda):" +
              (errors.empty() ? std::string(" nothing to try") : errors);
 }
 

@@ -97,6 +97,16 @@ Status CudaModel::create_seq(int64_t n_ctx, std::unique_ptr<CudaSeq>* out) {
 }
 
 Status CudaModel::forward(const CudaSegment* segs, int n_segs, const int32_t* out_rows, int n_out, float* out) {
+  return run(segs, n_segs, out_rows, n_out, out, nullptr, nullptr);
+}
+
+Status CudaModel::forward_sample(const CudaSegment* segs, int n_segs, const int32_t* out_rows, int n_out,
+                                 const lfm_cuda_sampler* samplers, int32_t* tokens_out) {
+  return run(segs, n_segs, out_rows, n_out, nullptr, samplers, tokens_out);
+}
+
+Status CudaModel::run(const CudaSegment* segs, int n_segs, const int32_t* out_rows, int n_out, float* logits,
+                      const lfm_cuda_sampler* samplers, int32_t* tokens_out) {
   seqs_.clear();
   pos0_.clear();
   n_tok_.clear();
@@ -109,7 +119,7 @@ Status CudaModel::forward(const CudaSegment* segs, int n_segs, const int32_t* ou
   }
   char err[512] = {0};
   return backend_status(api_->forward(m_, n_segs, seqs_.data(), pos0_.data(), n_tok_.data(), tokens_.data(), n_out,
-                                      out_rows, out, nullptr, nullptr, err, sizeof err),
+                                      out_rows, logits, samplers, tokens_out, err, sizeof err),
                         "evaluate", err);
 }
 

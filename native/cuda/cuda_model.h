@@ -53,12 +53,18 @@ class CudaModel {
   // One pass over the segments (sum of n_tok <= max_batch_tokens); logits of the batch rows
   // `out_rows` into out[i * V]. The caller validated tokens and contexts.
   Status forward(const CudaSegment* segs, int n_segs, const int32_t* out_rows, int n_out, float* out);
+  // As forward, sampling on the device instead: tokens_out[i] drawn from row out_rows[i] with
+  // samplers[i]; only the token ids come back (batched generation without moving logits).
+  Status forward_sample(const CudaSegment* segs, int n_segs, const int32_t* out_rows, int n_out,
+                        const lfm_cuda_sampler* samplers, int32_t* tokens_out);
   uint64_t device_bytes() const { return api_->model_bytes(m_); }
   int64_t max_batch_tokens() const { return max_batch_tokens_; }
   const std::string& device_name() const { return device_name_; }
 
  private:
   CudaModel() = default;
+  Status run(const CudaSegment* segs, int n_segs, const int32_t* out_rows, int n_out, float* logits,
+             const lfm_cuda_sampler* samplers, int32_t* tokens_out);
   const BackendApi* api_ = nullptr;
   lfm_cuda_model* m_ = nullptr;
   int64_t max_batch_tokens_ = 0;
