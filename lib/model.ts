@@ -3,7 +3,7 @@
 import { access } from "node:fs/promises";
 import { LfmError, wrapNativeError } from "./errors.js";
 import { native, type NativeModel, type TensorInfo } from "./native.js";
-import { Sequence } from "./sequence.js";
+import { BatchScheduler, Sequence, type BatchStats } from "./sequence.js";
 import { Tokenizer } from "./tokenizer.js";
 import type { LoadModelOptions, ModelInfo, SequenceOptions, TokenizeOptions } from "./types.js";
 import { boolOption, checkOptions, intOption, invalidParameterError, oneOf, tokenArray } from "./validate.js";
@@ -54,6 +54,7 @@ export class Model {
   readonly tokenizer: Tokenizer;
   readonly path: string;
   #handle: NativeModel;
+  #scheduler: BatchScheduler;
   #sequences = new Set<Sequence>();
   #disposed = false;
 
@@ -61,6 +62,7 @@ export class Model {
   constructor(path: string, handle: NativeModel) {
     this.path = path;
     this.#handle = handle;
+    this.#scheduler = new BatchScheduler(handle);
     const ni = handle.info();
     const v = handle.vocab();
     const find = (text: string) => v.tokens.indexOf(text);
@@ -121,6 +123,20 @@ export class Model {
     return this.#disposed;
   }
 
+  /**
+   * Counters of batched evaluation. Evaluations of this model's sequences that run at the same
+   * time (concurrent evaluate() calls, generate() loops) are evaluated together, one native pass
+   * for all of them (the weights are read once per pass): `passes` counts those passes,
+   * `batchedTokens` the tokens they evaluated, `maxSequencesInPass` the most sequences one pass
+   * held and `passSizes[n]` the passes of n sequences. A snapshot; for tests and benchmarks.
+   * @example
+   * await Promise.all(seqs.map((s) => s.evaluate(prompt)));
+   * model.stats.maxSequencesInPass; // seqs.length
+   */
+  get stats(): BatchStats {
+    return this.#scheduler.stats;
+  }
+
   /** All metadata key/values of the GGUF file (long arrays summarised as {type, length}). */
   metadata(): Record<string, unknown> {
     this.#check("metadata");
@@ -170,7 +186,7 @@ export class Model {
     } catch (err) {
       throw wrapNativeError(err);
     }
-    const seq = new Sequence(this, handle, () => this.#sequences.delete(seq));
+    const seq = new Sequence(this, handle, this.#scheduler, () => this.#sequences.delete(seq));
     this.#sequences.add(seq);
     return seq;
   }

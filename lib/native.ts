@@ -65,6 +65,12 @@ export interface NativeModel {
   metadata(): Record<string, unknown>;
   tensors(): TensorInfo[];
   createSequence(contextSize: number): NativeSequence;
+  /**
+   * Evaluates several sequences of this model in one forward pass (on a worker thread); resolves
+   * to each item's logits (last token, or every token with allLogits). Validation failures of
+   * any item reject the whole batch before any sequence changes.
+   */
+  evaluateBatch(items: { seq: NativeSequence; tokens: Int32Array; allLogits: boolean }[]): Promise<Float32Array[]>;
   dispose(): void;
   readonly disposed: boolean;
 }

@@ -2,7 +2,7 @@
 // Sequence: one token stream (KV cache + conv state) of a model; evaluation and generation.
 import { LfmError, wrapNativeError } from "./errors.js";
 import type { Model } from "./model.js";
-import type { NativeSequence } from "./native.js";
+import type { NativeModel, NativeSequence } from "./native.js";
 import { createRng, sampleToken, type SamplerOptions } from "./sampling.js";
 import type { EvaluateOptions, GenerateOptions, GeneratedToken } from "./types.js";
 import { boolOption, checkOptions, intOption, invalidParameterError, numberOption, oneOf, tokenArray } from "./validate.js";
@@ -25,10 +25,13 @@ export class Sequence {
   /** Logits after the last evaluated token (what the next token is sampled from). */
   #lastLogits: Float32Array | undefined;
 
+  #scheduler: BatchScheduler;
+
   /** @internal use {@link Model.createSequence} */
-  constructor(model: Model, handle: NativeSequence, onDispose: () => void) {
+  constructor(model: Model, handle: NativeSequence, scheduler: BatchScheduler, onDispose: () => void) {
     this.model = model;
     this.#handle = handle;
+    this.#scheduler = scheduler;
     this.#onDispose = onDispose;
   }
 
@@ -147,6 +150,8 @@ export class Sequence {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    // A request still waiting for a batch is dropped (one already in a native pass finishes).
+    this.#scheduler.cancel(this.#handle, new LfmError("ERR_LFM_DISPOSED", "[evaluate] the sequence was disposed while waiting for its batch"));
     this.#handle.dispose();
     this.#onDispose();
   }
@@ -179,14 +184,28 @@ export class Sequence {
       input.set(ids, 1);
     }
     if (input.length === 0) throw new LfmError("ERR_LFM_INVALID_ARG", "[evaluate] no tokens to evaluate");
+    // The native checks, made here so that a bad call fails alone instead of failing the batch
+    // it would join (same messages as the addon's).
+    const V = this.model.info.vocabSize;
+    for (let i = 0; i < input.length; i++) {
+      if (input[i]! >= V) {
+        throw new LfmError("ERR_LFM_TOKEN_RANGE", `[evaluate] token id ${input[i]} at index ${i} is out of range (vocabulary has ${V} tokens)`);
+      }
+    }
+    const past = this.#handle.length;
+    if (past + input.length > this.contextSize) {
+      throw new LfmError(
+        "ERR_LFM_CONTEXT_OVERFLOW",
+        `[evaluate] context overflow: ${past} tokens in the sequence + ${input.length} new exceed the context size ${this.contextSize}`,
+      );
+    }
     let out: Float32Array;
     try {
-      out = await this.#handle.evaluate(input, all);
+      out = await this.#scheduler.submit(this.#handle, input, all);
     } catch (err) {
       throw wrapNativeError(err, caller);
     }
     this.#pending = undefined;
-    const V = this.model.info.vocabSize;
     if (all && pending !== undefined) out = out.subarray(V);
     this.#lastLogits = all ? out.subarray(out.length - V) : out;
     return out;
@@ -195,6 +214,141 @@ export class Sequence {
   #evaluatePending(): Promise<Float32Array> {
     const caller = new Error();
     return this.#enqueue(() => this.#evaluate(new Int32Array(0), false, caller));
+  }
+}
+
+/**
+ * Counters of a model's evaluation batches ({@link Model.stats}). Every evaluation of a sequence
+ * (evaluate() or a generate() step) goes through its model's batch scheduler; sequences
+ * evaluating at the same time share native passes.
+ */
+export interface BatchStats {
+  /** Native batch evaluations run (one per scheduler pass; long inputs are split natively into 512-token passes). */
+  passes: number;
+  /** Tokens evaluated by them, all sequences together. */
+  batchedTokens: number;
+  /** Most sequences evaluated together in one pass. */
+  maxSequencesInPass: number;
+  /** passSizes[n]: passes that evaluated n sequences (index 0 unused). */
+  passSizes: number[];
+}
+
+interface BatchRequest {
+  seq: NativeSequence;
+  tokens: Int32Array;
+  all: boolean;
+  resolve: (logits: Float32Array) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Codes of errors the addon raises before it changes any sequence (safe to retry item by item). */
+const PRECHECK_CODES = new Set(["ERR_LFM_TOKEN_RANGE", "ERR_LFM_CONTEXT_OVERFLOW", "ERR_LFM_INVALID_ARG", "ERR_LFM_DISPOSED"]);
+
+/**
+ * @internal One per model: gathers the evaluation requests of its sequences into batched native
+ * passes (NativeModel.evaluateBatch). At most one pass runs at a time. A request made while no
+ * pass runs starts one as soon as the current JavaScript job and its promise callbacks are done
+ * (process.nextTick: no timer, so a lone sequence waits for nothing), together with everything
+ * queued by then; requests made while a pass runs go into the next pass, which starts once the
+ * callbacks of the finished pass have run (the sequences it served have queued their next
+ * steps by then). So N concurrent generate() loops settle into passes of N sequences. A pass
+ * takes at most one request per sequence, oldest first (a sequence's calls stay in order).
+ *
+ * Per-call errors: Sequence validates token range and context before submitting, so a bad call
+ * fails alone. Should a batch still fail with an error the addon raises before changing any
+ * sequence (ERR_LFM_TOKEN_RANGE, _CONTEXT_OVERFLOW, _INVALID_ARG, _DISPOSED), its requests are
+ * retried one by one so that each gets its own result or error; other errors reject the batch.
+ */
+export class BatchScheduler {
+  #model: NativeModel;
+  #queue: BatchRequest[] = [];
+  /** "scheduled": a nextTick will start the next pass; "running": a pass is in the addon. */
+  #state: "idle" | "scheduled" | "running" = "idle";
+  #stats: BatchStats = { passes: 0, batchedTokens: 0, maxSequencesInPass: 0, passSizes: [0] };
+
+  constructor(model: NativeModel) {
+    this.#model = model;
+  }
+
+  get stats(): BatchStats {
+    return { ...this.#stats, passSizes: [...this.#stats.passSizes] };
+  }
+
+  /** Queues an evaluation of `seq`; resolves to its logits. */
+  submit(seq: NativeSequence, tokens: Int32Array, all: boolean): Promise<Float32Array> {
+    if (typeof this.#model.evaluateBatch !== "function") return seq.evaluate(tokens, all); // a backend without batching
+    return new Promise<Float32Array>((resolve, reject) => {
+      this.#queue.push({ seq, tokens, all, resolve, reject });
+      if (this.#state === "idle") this.#schedule();
+    });
+  }
+
+  /** Rejects the queued (not yet running) requests of `seq` with `err`. */
+  cancel(seq: NativeSequence, err: unknown): void {
+    const keep: BatchRequest[] = [];
+    for (const r of this.#queue) {
+      if (r.seq === seq) r.reject(err);
+      else keep.push(r);
+    }
+    this.#queue = keep;
+  }
+
+  #schedule(): void {
+    this.#state = "scheduled";
+    process.nextTick(() => void this.#run());
+  }
+
+  async #run(): Promise<void> {
+    if (this.#queue.length === 0) {
+      this.#state = "idle";
+      return;
+    }
+    const batch: BatchRequest[] = [];
+    const rest: BatchRequest[] = [];
+    const seen = new Set<NativeSequence>();
+    for (const r of this.#queue) {
+      if (seen.has(r.seq)) {
+        rest.push(r);
+      } else {
+        seen.add(r.seq);
+        batch.push(r);
+      }
+    }
+    this.#queue = rest;
+    this.#state = "running";
+    try {
+      const results = await this.#pass(batch);
+      batch.forEach((r, i) => r.resolve(results[i]!));
+    } catch (err) {
+      const code = (err as { code?: unknown } | undefined)?.code;
+      if (batch.length > 1 && typeof code === "string" && PRECHECK_CODES.has(code)) {
+        for (const r of batch) {
+          try {
+            r.resolve((await this.#pass([r]))[0]!);
+          } catch (e) {
+            r.reject(e);
+          }
+        }
+      } else {
+        for (const r of batch) r.reject(err);
+      }
+    }
+    // The callbacks of this pass run before the next tick: the next pass gathers what they queue.
+    this.#schedule();
+  }
+
+  #pass(batch: BatchRequest[]): Promise<Float32Array[]> {
+    const s = this.#stats;
+    s.passes++;
+    s.maxSequencesInPass = Math.max(s.maxSequencesInPass, batch.length);
+    while (s.passSizes.length <= batch.length) s.passSizes.push(0);
+    s.passSizes[batch.length]!++;
+    for (const r of batch) s.batchedTokens += r.tokens.length;
+    try {
+      return this.#model.evaluateBatch(batch.map((r) => ({ seq: r.seq, tokens: r.tokens, allLogits: r.all })));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <new>
+#include <unordered_map>
 
 namespace lfm {
 
@@ -37,6 +38,10 @@ struct Lfm2Model::Scratch {
   std::vector<cpu::QuantActs> q_acts;  // per job (inputs shared by several jobs are rounded once)
   std::vector<int64_t> q_first, q_offset;  // per job: the job whose input it shares, its buffer offset
   std::vector<int64_t> chunk_bounds;       // matmuls(): row chunks of one pass
+  // Batched passes (forward_batch): the tokens of the pass's rows, the segment of each row.
+  std::vector<int32_t> tok;        // [T]
+  std::vector<int32_t> row_seg;    // [T]
+  std::vector<float> logits;       // [rows, V] logits gathered from several items (grown on demand)
 };
 
 // --- helpers
@@ -476,6 +481,12 @@ void Lfm2Model::matmuls(const MatmulJob* jobs, int n_jobs) {
   const int64_t nt = pool_->size();
   int64_t max_tok = 0;
   for (int j = 0; j < n_jobs; j++) max_tok = std::max(max_tok, jobs[j].n_tok);
+  // Few rows of a batched pass (decode steps of several sequences, the experts' rows of them):
+  // the single-row (decode) kernels once per row, over blocks of weight rows small enough to
+  // stay in L2 between the rows, so that the weights stream from memory once and every row gets
+  // exactly what it gets alone. Chunks as for decode.
+  const bool row_by_row = batched_pass_ && max_tok >= 2 && max_tok <= kRowByRowMaxRows;
+  if (row_by_row) max_tok = 1;
   const int64_t align = max_tok >= 2 ? 48 : 16;
   const int64_t per = (total + nt * 4 - 1) / (nt * 4);
   const int64_t grain = std::max<int64_t>(align, (per + align - 1) / align * align);
@@ -502,7 +513,23 @@ void Lfm2Model::matmuls(const MatmulJob* jobs, int n_jobs) {
       const int64_t n = jb.w->n_rows;
       const int64_t a = std::max(r0, base) - base, b = std::min(r1, base + n) - base;
       const uint32_t type = static_cast<uint32_t>(jb.w->type);
-      if (a < b && qa[j].hi) {
+      if (a < b && row_by_row) {
+        const int64_t rb = jb.w->row_bytes;
+        const int64_t sub = std::max<int64_t>(16, kRowByRowBlockBytes / std::max<int64_t>(rb, 1) / 16 * 16);
+        const cpu::QuantActs& q = qa[j];
+        for (int64_t s0 = a; s0 < b; s0 += sub) {
+          const int64_t s1 = std::min(b, s0 + sub);
+          for (int64_t t = 0; t < jb.n_tok; t++) {
+            if (q.hi) {
+              const cpu::QuantActs qt{q.hi + t * q.ld, q.lo ? q.lo + t * q.ld : nullptr, q.d + t * (q.ld / 32),
+                                      q.sum16 + t * (q.ld / 16), q.ld};
+              k.matmul_q16[type](jb.y + t * jb.ldy, jb.ldy, jb.w->mat(jb.mat), rb, qt, jb.w->n_cols, 1, s0, s1);
+            } else {
+              k.matmul[type](jb.y + t * jb.ldy, jb.ldy, jb.w->mat(jb.mat), rb, jb.x + t * jb.ldx, jb.ldx, jb.w->n_cols, 1, s0, s1);
+            }
+          }
+        }
+      } else if (a < b && qa[j].hi) {
         k.matmul_q16[type](jb.y, jb.ldy, jb.w->mat(jb.mat), jb.w->row_bytes, qa[j], jb.w->n_cols, jb.n_tok, a, b);
       } else if (a < b) {
         k.matmul[type](jb.y, jb.ldy, jb.w->mat(jb.mat), jb.w->row_bytes, jb.x, jb.ldx, jb.w->n_cols, jb.n_tok, a, b);
@@ -528,6 +555,8 @@ void Lfm2Model::ensure_scratch(int64_t n_tok) {
     nkv_max = std::max(nkv_max, c.n_kv_heads[il] * c.head_dim);
     f_max = std::max(f_max, c.ffn_dim[il]);
   }
+  s.tok.resize(T);
+  s.row_seg.resize(T);
   s.x.resize(T * D);
   s.u.resize(T * D);
   s.mix.resize(T * D);
@@ -555,15 +584,23 @@ void Lfm2Model::ensure_scratch(int64_t n_tok) {
 // --- blocks
 
 // Gated short convolution (HF Lfm2ShortConv): BCx = in_proj(u); B, C, x = chunks;
-// y = C * causal_conv(B * x); out = out_proj(y).
-void Lfm2Model::short_conv_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64_t il, int64_t n_tok) {
+// y = C * causal_conv(B * x); out = out_proj(y). The products run over all rows of the pass;
+// the convolution runs per segment on its own state, work items = channel blocks x segments.
+void Lfm2Model::short_conv_block(const Lfm2LayerWeights& lw, const Segment* segs, int n_segs, int64_t il,
+                                 int64_t n_tok) {
   Scratch& s = *scratch_;
   const int64_t D = cfg_.n_embd;
   matmul(lw.conv_in, 0, s.u.data(), D, n_tok, s.bcx.data(), 3 * D);  // [T, D] -> [T, 3D]
-  float* state = st->conv[il].data();
   const int64_t L = cfg_.conv_l;
-  pool_->parallel_for(D, 256, [&](int64_t c0, int64_t c1) {
-    kernels_->short_conv_f32(s.y.data(), D, state, s.bcx.data(), 3 * D, lw.conv_w.data(), D, L, n_tok, c0, c1);
+  constexpr int64_t kChannels = 256;  // channels per work item (a multiple of every ISA's lanes)
+  const int64_t n_blocks = (D + kChannels - 1) / kChannels;
+  pool_->parallel_for(n_blocks * n_segs, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+      const Segment& sg = segs[i / n_blocks];
+      const int64_t c0 = (i % n_blocks) * kChannels, c1 = std::min(D, c0 + kChannels);
+      kernels_->short_conv_f32(s.y.data() + sg.row0 * D, D, sg.st->conv[il].data(), s.bcx.data() + sg.row0 * 3 * D,
+                               3 * D, lw.conv_w.data(), D, L, sg.n_rows, c0, c1);
+    }
   });                                                                  // [T, 3D] -> [T, D]
   matmul(lw.conv_out, 0, s.y.data(), D, n_tok, s.mix.data(), D);       // [T, D] -> [T, D]
 }
@@ -590,12 +627,14 @@ static void rope_neox(float* v, int64_t head_dim, const float* cs_sn) {
 }
 
 // GQA attention (HF Lfm2Attention): per-head RMSNorm on q and k, NEOX RoPE, causal softmax,
-// query head h reads kv head h / (Hq / Hkv).
-void Lfm2Model::attention_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64_t il, int64_t n_tok) {
+// query head h reads kv head h / (Hq / Hkv). Each row is at its own segment's position and
+// attends over its own segment's cache.
+void Lfm2Model::attention_block(const Lfm2LayerWeights& lw, const Segment* segs, int n_segs, int64_t il,
+                                int64_t n_tok) {
   Scratch& s = *scratch_;
   const Lfm2Config& c = cfg_;
   const int64_t D = c.n_embd, Dh = c.head_dim, Hq = c.n_heads, Hkv = c.n_kv_heads[il];
-  const int64_t nq = Hq * Dh, nkv = Hkv * Dh, p0 = st->n_past;
+  const int64_t nq = Hq * Dh, nkv = Hkv * Dh;
   const MatmulJob qkv[3] = {
       {&lw.wq, 0, s.u.data(), D, n_tok, s.q.data(), nq},   // [T, D] -> [T, Hq*Dh]
       {&lw.wk, 0, s.u.data(), D, n_tok, s.k.data(), nkv},  // [T, D] -> [T, Hkv*Dh]
@@ -603,15 +642,16 @@ void Lfm2Model::attention_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64
   };
   matmuls(qkv, 3);
 
-  // QK norm and RoPE, then append K and V at positions p0.. of the cache.
-  float* kc = st->k[il].data();
-  float* vc = st->v[il].data();
+  // QK norm and RoPE at each row's position, then append K and V to its segment's cache.
   const double* inv_freq = s.inv_freq.data();
+  const int32_t* row_seg = s.row_seg.data();
   pool_->parallel_for(n_tok, 1, [&](int64_t t0, int64_t t1) {
     thread_local std::vector<float> cs_sn;
     cs_sn.resize(static_cast<size_t>(Dh));
     for (int64_t t = t0; t < t1; t++) {
-      rope_angles(cs_sn.data(), Dh, p0 + t, inv_freq);
+      const Segment& sg = segs[row_seg[t]];
+      const int64_t pos = sg.pos0 + (t - sg.row0);
+      rope_angles(cs_sn.data(), Dh, pos, inv_freq);
       for (int64_t h = 0; h < Hq; h++) {
         float* qh = s.q.data() + t * nq + h * Dh;
         kernels_->rmsnorm_f32(qh, qh, lw.q_norm.data(), Dh, c.norm_eps);
@@ -622,23 +662,28 @@ void Lfm2Model::attention_block(const Lfm2LayerWeights& lw, Lfm2State* st, int64
         kernels_->rmsnorm_f32(kh, kh, lw.k_norm.data(), Dh, c.norm_eps);
         rope_neox(kh, Dh, cs_sn.data());
       }
-      std::memcpy(kc + (p0 + t) * nkv, s.k.data() + t * nkv, nkv * sizeof(float));
-      std::memcpy(vc + (p0 + t) * nkv, s.v.data() + t * nkv, nkv * sizeof(float));
+      std::memcpy(sg.st->k[il].data() + pos * nkv, s.k.data() + t * nkv, nkv * sizeof(float));
+      std::memcpy(sg.st->v[il].data() + pos * nkv, s.v.data() + t * nkv, nkv * sizeof(float));
     }
   });
 
-  // Each (token, head) attends over positions [0, p0 + t]. Work items go KV head by KV head
-  // (each item: one token, the query heads sharing that KV head), so that while a thread works
-  // through a KV head its keys and values (one column slice of the cache) stay in its L2 cache
-  // instead of the whole cache streaming through for every token.
+  // Each (row, head) attends over positions [0, pos] of its sequence. Work items go KV head by
+  // KV head (each item: one row, the query heads sharing that KV head), rows in pass order, so
+  // that while a thread works through a KV head of a sequence its keys and values (one column
+  // slice of that cache) stay in its L2 cache instead of the whole cache streaming through for
+  // every row. One item per (row, KV head) also spreads a pass of many 1-row segments.
   const int64_t group = Hq / Hkv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
   pool_->parallel_for(n_tok * Hkv, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) {
       const int64_t g = i / n_tok, t = i % n_tok;
+      const Segment& sg = segs[row_seg[t]];
+      const int64_t pos = sg.pos0 + (t - sg.row0);
+      const float* kc = sg.st->k[il].data();
+      const float* vc = sg.st->v[il].data();
       for (int64_t h = g * group; h < (g + 1) * group; h++) {
         kernels_->attention_f32(s.y.data() + t * nq + h * Dh, s.q.data() + t * nq + h * Dh, kc + g * Dh,
-                                vc + g * Dh, nkv, p0 + t + 1, Dh, scale);
+                                vc + g * Dh, nkv, pos + 1, Dh, scale);
       }
     }
   });
@@ -747,10 +792,10 @@ void Lfm2Model::moe_ffn(const Lfm2LayerWeights& lw, int64_t n_tok) {
 
 // --- forward
 
-void Lfm2Model::forward_chunk(Lfm2State* st, const int32_t* tokens, int64_t n_tok, bool logits_all, float* out) {
+void Lfm2Model::forward_pass(const Segment* segs, int n_segs, int64_t n_tok, const LogitsRow* want, int64_t n_want) {
   Scratch& s = *scratch_;
   const Lfm2Config& c = cfg_;
-  const int64_t D = c.n_embd;
+  const int64_t D = c.n_embd, V = c.n_vocab;
   const float eps = c.norm_eps;
   const cpu::CpuKernels& k = *kernels_;
   auto norm_rows = [&](const std::vector<float>& w, int64_t t0, int64_t t1) {
@@ -767,24 +812,25 @@ void Lfm2Model::forward_chunk(Lfm2State* st, const int32_t* tokens, int64_t n_to
   // Token embeddings (no norm here).
   for (int64_t t = 0; t < n_tok; t++) {
     k.dequant_row[static_cast<uint32_t>(w_.token_embd.type)](
-        s.x.data() + t * D, w_.token_embd.data + tokens[t] * w_.token_embd.row_bytes, D);  // [T, D]
+        s.x.data() + t * D, w_.token_embd.data + s.tok[t] * w_.token_embd.row_bytes, D);  // [T, D]
   }
 
+  batched_pass_ = n_segs > 1;  // every product of this pass, the LM head included (matmuls())
   for (int64_t il = 0; il < c.n_layers; il++) {
     const Lfm2LayerWeights& lw = w_.layers[il];
     // 1. operator norm
     norm_rows(lw.attn_norm, 0, n_tok);
-    // 2. token mixer
+    // 2. token mixer (per segment where it reads or writes a sequence's state)
     if (lw.kind == LayerKind::kConv) {
-      short_conv_block(lw, st, il, n_tok);
+      short_conv_block(lw, segs, n_segs, il, n_tok);
     } else {
-      attention_block(lw, st, il, n_tok);
+      attention_block(lw, segs, n_segs, il, n_tok);
     }
     // 3. residual
     add_residual();
     // 4. FFN norm
     norm_rows(lw.ffn_norm, 0, n_tok);
-    // 5. dense SwiGLU or MoE
+    // 5. dense SwiGLU or MoE (tokens of every segment grouped by expert together)
     if (c.is_moe_layer(il)) {
       moe_ffn(lw, n_tok);
     } else {
@@ -793,37 +839,107 @@ void Lfm2Model::forward_chunk(Lfm2State* st, const int32_t* tokens, int64_t n_to
     // 6. residual
     add_residual();
   }
-  st->n_past += n_tok;
+  for (int i = 0; i < n_segs; i++) segs[i].st->n_past += segs[i].n_rows;
 
-  if (!out) return;
-  // Final norm (token_embd_norm) and LM head, for every token or only the last.
-  const int64_t t0 = logits_all ? 0 : n_tok - 1;
-  norm_rows(w_.output_norm, t0, n_tok);
-  matmul(w_.output, 0, s.u.data() + t0 * D, D, n_tok - t0, out, c.n_vocab);  // [T', D] -> [T', V]
+  if (n_want == 0) return;
+  // Final norm (token_embd_norm) of the wanted rows, gathered into rows [0, n_want) of u, and
+  // the LM head over them in one product. Rows that are consecutive in one destination block
+  // (one item's rows) write there directly; otherwise through s.logits, then scattered.
+  pool_->parallel_for(n_want, 4, [&](int64_t a, int64_t b) {
+    for (int64_t j = a; j < b; j++) k.rmsnorm_f32(s.u.data() + j * D, s.x.data() + want[j].row * D, w_.output_norm.data(), D, eps);
+  });
+  bool direct = true;
+  for (int64_t j = 1; j < n_want && direct; j++) direct = want[j].dst == want[0].dst + j * V;
+  if (direct) {
+    matmul(w_.output, 0, s.u.data(), D, n_want, want[0].dst, V);  // [T', D] -> [T', V]
+    return;
+  }
+  if (static_cast<int64_t>(s.logits.size()) < n_want * V) s.logits.resize(static_cast<size_t>(n_want * V));
+  matmul(w_.output, 0, s.u.data(), D, n_want, s.logits.data(), V);  // [T', D] -> [T', V]
+  for (int64_t j = 0; j < n_want; j++) std::memcpy(want[j].dst, s.logits.data() + j * V, V * sizeof(float));
 }
 
 Status Lfm2Model::forward(Lfm2State* st, const int32_t* tokens, int64_t n_tok, bool all_logits, float* out) {
-  if (n_tok <= 0) return Status(StatusCode::kInvalidArg, "[evaluate] no tokens to evaluate");
-  for (int64_t i = 0; i < n_tok; i++) {
-    if (tokens[i] < 0 || tokens[i] >= cfg_.n_vocab) {
-      return Status(StatusCode::kTokenRange, "[evaluate] token id " + std::to_string(tokens[i]) + " at index " +
-                                                 std::to_string(i) + " is out of range (vocabulary has " +
-                                                 std::to_string(cfg_.n_vocab) + " tokens)");
+  BatchItem item;
+  item.st = st;
+  item.tokens = tokens;
+  item.n_tok = n_tok;
+  item.all_logits = all_logits;
+  item.out = out;
+  return forward_batch(&item, 1);
+}
+
+Status Lfm2Model::forward_batch(const BatchItem* items, int n_items) {
+  if (n_items <= 0 || !items) return Status(StatusCode::kInvalidArg, "[evaluate] no sequences to evaluate");
+  // Validation of every item before any state changes. With one item the messages are
+  // forward()'s; with several they name the item.
+  auto where = [&](int i) { return n_items == 1 ? std::string() : "item " + std::to_string(i) + ": "; };
+  int64_t total = 0;
+  std::unordered_map<const Lfm2State*, int> seen;  // state -> first item
+  for (int i = 0; i < n_items; i++) {
+    const BatchItem& it = items[i];
+    if (!it.st) return Status(StatusCode::kInvalidArg, "[evaluate] " + where(i) + "no sequence state");
+    if (it.n_tok <= 0) return Status(StatusCode::kInvalidArg, "[evaluate] " + where(i) + "no tokens to evaluate");
+    for (int64_t t = 0; t < it.n_tok; t++) {
+      if (it.tokens[t] < 0 || it.tokens[t] >= cfg_.n_vocab) {
+        return Status(StatusCode::kTokenRange, "[evaluate] " + where(i) + "token id " + std::to_string(it.tokens[t]) +
+                                                   " at index " + std::to_string(t) + " is out of range (vocabulary has " +
+                                                   std::to_string(cfg_.n_vocab) + " tokens)");
+      }
     }
+    if (it.st->n_past + it.n_tok > it.st->n_ctx) {
+      return Status(StatusCode::kContextOverflow, "[evaluate] " + where(i) + "context overflow: " +
+                                                      std::to_string(it.st->n_past) + " tokens in the sequence + " +
+                                                      std::to_string(it.n_tok) + " new exceed the context size " +
+                                                      std::to_string(it.st->n_ctx));
+    }
+    if (n_items > 1) {
+      const auto [at, fresh] = seen.emplace(it.st, i);
+      if (!fresh) {
+        return Status(StatusCode::kInvalidArg, "[evaluate] items " + std::to_string(at->second) + " and " +
+                                                   std::to_string(i) + " are the same sequence");
+      }
+    }
+    if (!it.out) return Status(StatusCode::kInvalidArg, "[evaluate] " + where(i) + "no output buffer");
+    total += it.n_tok;
   }
-  if (st->n_past + n_tok > st->n_ctx) {
-    return Status(StatusCode::kContextOverflow, "[evaluate] context overflow: " + std::to_string(st->n_past) +
-                                                    " tokens in the sequence + " + std::to_string(n_tok) +
-                                                    " new exceed the context size " + std::to_string(st->n_ctx));
-  }
+
   std::lock_guard<std::mutex> lock(forward_mu_);
   try {
-    ensure_scratch(std::min(n_tok, kMaxBatchTokens));
-    for (int64_t i = 0; i < n_tok; i += kMaxBatchTokens) {
-      const int64_t n = std::min(kMaxBatchTokens, n_tok - i);
-      const bool last = i + n == n_tok;
-      float* dst = all_logits ? out + i * cfg_.n_vocab : (last ? out : nullptr);
-      forward_chunk(st, tokens + i, n, all_logits, dst);
+    ensure_scratch(std::min(total, kMaxBatchTokens));
+    Scratch& s = *scratch_;
+    const int64_t V = cfg_.n_vocab;
+    std::vector<Segment> segs;
+    std::vector<LogitsRow> want;
+    int item = 0;
+    int64_t done = 0;  // tokens of `item` already evaluated
+    while (item < n_items) {
+      // Fill one pass with contiguous pieces of the items, in order.
+      segs.clear();
+      want.clear();
+      int64_t rows = 0;
+      while (item < n_items && rows < kMaxBatchTokens) {
+        const BatchItem& it = items[item];
+        const int64_t n = std::min(it.n_tok - done, kMaxBatchTokens - rows);
+        const int32_t seg = static_cast<int32_t>(segs.size());
+        segs.push_back({it.st, rows, n, it.st->n_past});
+        for (int64_t t = 0; t < n; t++) {
+          s.tok[rows + t] = it.tokens[done + t];
+          s.row_seg[rows + t] = seg;
+        }
+        if (it.all_logits) {
+          for (int64_t t = 0; t < n; t++) want.push_back({rows + t, it.out + (done + t) * V});
+        } else if (done + n == it.n_tok) {
+          want.push_back({rows + n - 1, it.out});
+        }
+        rows += n;
+        done += n;
+        if (done == it.n_tok) {
+          item++;
+          done = 0;
+        }
+      }
+      forward_pass(segs.data(), static_cast<int>(segs.size()), rows, want.data(), static_cast<int64_t>(want.size()));
     }
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::kOutOfMemory, "[evaluate] out of memory");

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "addon.h"
@@ -115,6 +116,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                       InstanceMethod("metadata", &ModelWrap::Metadata),
                       InstanceMethod("tensors", &ModelWrap::Tensors),
                       InstanceMethod("createSequence", &ModelWrap::CreateSequence),
+                      InstanceMethod("evaluateBatch", &ModelWrap::EvaluateBatch),
                       InstanceMethod("dispose", &ModelWrap::Dispose),
                       InstanceAccessor("disposed", &ModelWrap::Disposed, nullptr)});
 }
@@ -334,6 +336,128 @@ class EvaluateWorker : public Napi::AsyncWorker {
   Status status_;
   int64_t length_ = 0;
 };
+
+// Several sequences of one model in one forward_batch. Like EvaluateWorker, it holds the model
+// and every state (shared_ptr) and a reference to every sequence object, so that disposing a
+// sequence or the model while the batch runs frees nothing under the worker.
+class EvaluateBatchWorker : public Napi::AsyncWorker {
+ public:
+  struct Item {
+    SequenceWrap* seq;
+    std::shared_ptr<Lfm2State> state;
+    std::vector<int32_t> tokens;
+    bool all_logits;
+    std::vector<float> logits;
+  };
+
+  EvaluateBatchWorker(Napi::Env env, std::shared_ptr<Lfm2Model> model, std::vector<Item> items)
+      : Napi::AsyncWorker(env, "lfm2:evaluateBatch"), deferred_(Napi::Promise::Deferred::New(env)),
+        model_(std::move(model)), items_(std::move(items)) {
+    for (Item& it : items_) {
+      it.seq->busy_ = true;
+      it.seq->Ref();  // keep the JS object alive until OnOK/OnError
+    }
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      const int64_t V = model_->config().n_vocab;
+      std::vector<Lfm2Model::BatchItem> batch(items_.size());
+      for (size_t i = 0; i < items_.size(); i++) {
+        Item& it = items_[i];
+        const int64_t n = static_cast<int64_t>(it.tokens.size());
+        it.logits.resize(static_cast<size_t>((it.all_logits ? n : 1) * V));
+        batch[i].st = it.state.get();
+        batch[i].tokens = it.tokens.data();
+        batch[i].n_tok = n;
+        batch[i].all_logits = it.all_logits;
+        batch[i].out = it.logits.data();
+      }
+      status_ = model_->forward_batch(batch.data(), static_cast<int>(batch.size()));
+    } catch (const std::bad_alloc&) {
+      status_ = Status(StatusCode::kOutOfMemory, "[evaluate] out of memory for the logits");
+    } catch (const std::exception& e) {
+      status_ = Status(StatusCode::kInternal, std::string("[evaluate] ") + e.what());
+    } catch (...) {
+      status_ = Status(StatusCode::kInternal, "[evaluate] unknown failure");
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    release();
+    if (!status_.is_ok()) {
+      deferred_.Reject(status_error(env, status_).Value());
+      return;
+    }
+    Napi::Array out = Napi::Array::New(env, items_.size());
+    for (size_t i = 0; i < items_.size(); i++) {
+      const std::vector<float>& l = items_[i].logits;
+      Napi::Float32Array a = Napi::Float32Array::New(env, l.size());
+      std::memcpy(a.Data(), l.data(), l.size() * sizeof(float));
+      out.Set(static_cast<uint32_t>(i), a);
+    }
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& e) override {
+    release();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  void release() {
+    for (Item& it : items_) {
+      it.seq->busy_ = false;
+      it.seq->length_ = it.state->n_past;
+      it.seq->Unref();
+    }
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Lfm2Model> model_;
+  std::vector<Item> items_;
+  Status status_;
+};
+
+Napi::Value ModelWrap::EvaluateBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  static const char* kUsage = "evaluateBatch(items: {seq: NativeSequence, tokens: Int32Array, allLogits: boolean}[])";
+  LFM_NAPI_THROW_IF(info.Length() < 1 || !info[0].IsArray(), env, kUsage);
+  if (!check_alive(env, "evaluate")) return env.Undefined();
+  const Napi::Array arr = info[0].As<Napi::Array>();
+  const uint32_t n = arr.Length();
+  LFM_NAPI_THROW_IF(n == 0, env, "[evaluate] evaluateBatch needs at least one item");
+  LFM_NAPI_THROW_IF(n > 65536, env, "[evaluate] evaluateBatch takes at most 65536 items");
+  const Napi::Function seq_ctor = addon_data(env)->sequence_ctor.Value();
+  std::vector<EvaluateBatchWorker::Item> items;
+  items.reserve(n);
+  std::unordered_set<const SequenceWrap*> seen;
+  // Check everything before marking any sequence busy: a throw leaves no sequence changed.
+  for (uint32_t i = 0; i < n; i++) {
+    const std::string at = "[evaluate] item " + std::to_string(i) + ": ";
+    const Napi::Value v = arr.Get(i);
+    LFM_NAPI_THROW_IF(!v.IsObject(), env, at + kUsage);
+    const Napi::Object o = v.As<Napi::Object>();
+    const Napi::Value sv = o.Get("seq"), tv = o.Get("tokens"), lv = o.Get("allLogits");
+    LFM_NAPI_THROW_IF(!sv.IsObject() || !sv.As<Napi::Object>().InstanceOf(seq_ctor), env, at + "seq must be a NativeSequence");
+    LFM_NAPI_THROW_IF(!tv.IsTypedArray() || tv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array, env,
+                      at + "tokens must be an Int32Array");
+    LFM_NAPI_THROW_IF(!lv.IsBoolean(), env, at + "allLogits must be a boolean");
+    SequenceWrap* seq = SequenceWrap::Unwrap(sv.As<Napi::Object>());
+    if (!seq->check_usable(env, "evaluate")) return env.Undefined();
+    LFM_NAPI_THROW_IF(seq->model_.get() != model_.get(), env, at + "the sequence belongs to another model");
+    LFM_NAPI_THROW_IF(!seen.insert(seq).second, env, at + "the sequence appears twice in the batch");
+    const Napi::Int32Array t = tv.As<Napi::Int32Array>();
+    items.push_back({seq, seq->state_, std::vector<int32_t>(t.Data(), t.Data() + t.ElementLength()),
+                     lv.As<Napi::Boolean>().Value(), {}});
+  }
+  auto* w = new EvaluateBatchWorker(env, model_, std::move(items));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
 
 Napi::Function SequenceWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeSequence",

@@ -22,6 +22,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Metadata(const Napi::CallbackInfo& info);
   Napi::Value Tensors(const Napi::CallbackInfo& info);
   Napi::Value CreateSequence(const Napi::CallbackInfo& info);
+  // evaluateBatch(items: {seq, tokens: Int32Array, allLogits: boolean}[]) -> Promise<Float32Array[]>:
+  // one Lfm2Model::forward_batch on a worker thread for sequences of this model.
+  Napi::Value EvaluateBatch(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
 
@@ -51,6 +54,8 @@ class SequenceWrap : public Napi::ObjectWrap<SequenceWrap> {
 
  private:
   friend class EvaluateWorker;
+  friend class EvaluateBatchWorker;
+  friend class ModelWrap;
   bool check_usable(Napi::Env env, const char* op);
   std::shared_ptr<Lfm2Model> model_;
   std::shared_ptr<std::atomic<bool>> model_disposed_;
