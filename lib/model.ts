@@ -110,6 +110,7 @@ export class Model {
       eosId,
       eogIds: [...eog].sort((a, b) => a - b),
       device: ni.device === "cuda" ? "cuda" : "cpu",
+      ...(ni.deviceName !== undefined && { deviceName: ni.deviceName }),
       ...(ni.deviceFallback !== undefined && { deviceFallback: ni.deviceFallback }),
       isa: ni.isa,
       threads: ni.threads,

@@ -72,6 +72,8 @@ export interface ModelInfo {
   eogIds: number[];
   /** Device in use, and the kernels of the CPU side (tokenizer-only work on "cuda"). */
   device: "cpu" | "cuda";
+  /** The GPU's name, on device "cuda". */
+  deviceName?: string;
   /** With device "auto": why the GPU was not used, when a GPU exists but the CPU was chosen. */
   deviceFallback?: string;
   isa: string;

@@ -4,6 +4,8 @@
 
 #include "lfm2.h"
 
+#include "../cuda/cuda_model.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -93,10 +95,14 @@ Status check_type(const GgufTensor& t) {
 
 }  // namespace
 
-void Lfm2State::reset() {
+Lfm2State::Lfm2State() = default;
+Lfm2State::~Lfm2State() = default;
+
+Status Lfm2State::reset() {
   n_past = 0;
   for (auto& c : conv) std::fill(c.begin(), c.end(), 0.0f);
   // K/V rows beyond n_past are never read, so the caches need no clearing.
+  return gpu ? gpu->reset() : Status::ok();
 }
 
 size_t Lfm2State::bytes() const {
@@ -104,6 +110,7 @@ size_t Lfm2State::bytes() const {
   for (auto& c : conv) n += c.size() * sizeof(float);
   for (auto& c : k) n += c.size() * sizeof(float);
   for (auto& c : v) n += c.size() * sizeof(float);
+  if (gpu) n += gpu->bytes();
   return n;
 }
 
@@ -113,10 +120,20 @@ Lfm2Model::~Lfm2Model() = default;
 
 Status Lfm2Model::load(const std::string& path, const Lfm2LoadOptions& opts,
                        std::unique_ptr<Lfm2Model>* out) {
+  using Device = Lfm2LoadOptions::Device;
+  bool want_gpu = false;
+  if (opts.device != Device::kCpu) {
+    const cuda::CudaProbe& probe = cuda::probe();
+    if (opts.device == Device::kCuda && !probe.available) {
+      return Status(StatusCode::kDeviceUnavailable, "[load] device \"cuda\" asked for, but " + probe.reason);
+    }
+    want_gpu = probe.available;
+  }
   try {
     std::unique_ptr<Lfm2Model> m(new Lfm2Model());
     GgufOpenOptions open_opts;
-    open_opts.read_into_memory = !opts.use_mmap;
+    // A GPU model reads the weights once, for the upload: no copy into process memory.
+    open_opts.read_into_memory = !opts.use_mmap && !want_gpu;
     LFM_RETURN_IF_ERROR(GgufFile::open(path, &m->file_, open_opts));
     LFM_RETURN_IF_ERROR(m->load_config());
     LFM_RETURN_IF_ERROR(m->load_weights());
@@ -130,6 +147,19 @@ Status Lfm2Model::load(const std::string& path, const Lfm2LoadOptions& opts,
     for (int64_t i = 0; i < c.head_dim / 2; i++) {
       m->scratch_->inv_freq[i] = std::pow(static_cast<double>(c.rope_theta),
                                           -2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim));
+    }
+    if (want_gpu) {
+      const Status s = cuda::CudaModel::create(m->cfg_, m->w_, kGpuMaxBatchTokens, &m->gpu_);
+      if (!s.is_ok()) {
+        if (opts.device == Device::kCuda) return s;
+        // auto: the CPU instead, loaded as if asked for (weights in memory unless useMmap).
+        Lfm2LoadOptions cpu_opts = opts;
+        cpu_opts.device = Device::kCpu;
+        m.reset();
+        LFM_RETURN_IF_ERROR(load(path, cpu_opts, out));
+        (*out)->device_fallback_ = s.message();
+        return Status::ok();
+      }
     }
     *out = std::move(m);
     return Status::ok();
@@ -374,6 +404,11 @@ Status Lfm2Model::create_state(int64_t n_ctx, std::unique_ptr<Lfm2State>* out) c
   try {
     auto st = std::make_unique<Lfm2State>();
     st->n_ctx = n_ctx;
+    if (gpu_) {  // the state lives on the device
+      LFM_RETURN_IF_ERROR(gpu_->create_seq(n_ctx, &st->gpu));
+      *out = std::move(st);
+      return Status::ok();
+    }
     st->conv.resize(cfg_.n_layers);
     st->k.resize(cfg_.n_layers);
     st->v.resize(cfg_.n_layers);
@@ -393,7 +428,10 @@ Status Lfm2Model::create_state(int64_t n_ctx, std::unique_ptr<Lfm2State>* out) c
   }
 }
 
+std::string Lfm2Model::device_name() const { return gpu_ ? gpu_->device_name() : std::string("cpu"); }
+
 const char* Lfm2Model::activations() const {
+  if (gpu_) return "f32";  // the GPU kernels take f32 activations
   if (activations_ == Lfm2LoadOptions::Activations::kF32 || !kernels_->quantize_acts) return "f32";
   for (const GgufTensor& t : file_->tensors()) {
     if (t.ne.size() >= 2 && t.type_id < static_cast<uint32_t>(kGgmlTypeCount) && kernels_->matmul_q16[t.type_id]) {
@@ -906,26 +944,32 @@ Status Lfm2Model::forward_batch(const BatchItem* items, int n_items) {
 
   std::lock_guard<std::mutex> lock(forward_mu_);
   try {
-    ensure_scratch(std::min(total, kMaxBatchTokens));
+    const int64_t cap = gpu_ ? kGpuMaxBatchTokens : kMaxBatchTokens;
+    if (!gpu_) ensure_scratch(std::min(total, cap));
     Scratch& s = *scratch_;
     const int64_t V = cfg_.n_vocab;
     std::vector<Segment> segs;
+    std::vector<const int32_t*> seg_tokens;  // GPU passes: each segment's tokens
     std::vector<LogitsRow> want;
     int item = 0;
     int64_t done = 0;  // tokens of `item` already evaluated
     while (item < n_items) {
       // Fill one pass with contiguous pieces of the items, in order.
       segs.clear();
+      seg_tokens.clear();
       want.clear();
       int64_t rows = 0;
-      while (item < n_items && rows < kMaxBatchTokens) {
+      while (item < n_items && rows < cap) {
         const BatchItem& it = items[item];
-        const int64_t n = std::min(it.n_tok - done, kMaxBatchTokens - rows);
+        const int64_t n = std::min(it.n_tok - done, cap - rows);
         const int32_t seg = static_cast<int32_t>(segs.size());
         segs.push_back({it.st, rows, n, it.st->n_past});
-        for (int64_t t = 0; t < n; t++) {
-          s.tok[rows + t] = it.tokens[done + t];
-          s.row_seg[rows + t] = seg;
+        seg_tokens.push_back(it.tokens + done);
+        if (!gpu_) {
+          for (int64_t t = 0; t < n; t++) {
+            s.tok[rows + t] = it.tokens[done + t];
+            s.row_seg[rows + t] = seg;
+          }
         }
         if (it.all_logits) {
           for (int64_t t = 0; t < n; t++) want.push_back({rows + t, it.out + (done + t) * V});
@@ -939,11 +983,37 @@ Status Lfm2Model::forward_batch(const BatchItem* items, int n_items) {
           done = 0;
         }
       }
-      forward_pass(segs.data(), static_cast<int>(segs.size()), rows, want.data(), static_cast<int64_t>(want.size()));
+      if (gpu_) {
+        LFM_RETURN_IF_ERROR(gpu_pass(segs.data(), seg_tokens.data(), static_cast<int>(segs.size()), want.data(),
+                                     static_cast<int64_t>(want.size())));
+      } else {
+        forward_pass(segs.data(), static_cast<int>(segs.size()), rows, want.data(), static_cast<int64_t>(want.size()));
+      }
     }
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::kOutOfMemory, "[evaluate] out of memory");
   }
+  return Status::ok();
+}
+
+// The GPU runs the whole pass; logits come back for the wanted rows, straight into the caller's
+// buffer when there is one row, else through one host block. A device error leaves the pass's
+// sequences in an unknown state (their n_past is not advanced).
+Status Lfm2Model::gpu_pass(const Segment* segs, const int32_t* const* seg_tokens, int n_segs, const LogitsRow* want,
+                           int64_t n_want) {
+  std::vector<cuda::CudaSegment> cs(static_cast<size_t>(n_segs));
+  for (int i = 0; i < n_segs; i++) cs[i] = {segs[i].st->gpu.get(), segs[i].pos0, seg_tokens[i], segs[i].n_rows};
+  std::vector<int32_t> rows(static_cast<size_t>(n_want));
+  for (int64_t i = 0; i < n_want; i++) rows[i] = static_cast<int32_t>(want[i].row);
+  const int64_t V = cfg_.n_vocab;
+  if (n_want == 1) {
+    LFM_RETURN_IF_ERROR(gpu_->forward(cs.data(), n_segs, rows.data(), 1, want[0].dst));
+  } else {
+    std::vector<float> block(static_cast<size_t>(n_want * V));
+    LFM_RETURN_IF_ERROR(gpu_->forward(cs.data(), n_segs, rows.data(), static_cast<int>(n_want), block.data()));
+    for (int64_t i = 0; i < n_want; i++) std::memcpy(want[i].dst, block.data() + i * V, static_cast<size_t>(V) * sizeof(float));
+  }
+  for (int i = 0; i < n_segs; i++) segs[i].st->n_past += segs[i].n_rows;
   return Status::ok();
 }
 

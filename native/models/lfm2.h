@@ -17,6 +17,11 @@
 
 namespace lfm {
 
+namespace cuda {
+class CudaModel;
+class CudaSeq;
+}  // namespace cuda
+
 // Shape letters used in comments here and in lfm2.cpp:
 //   T tokens in a batch, P past tokens, C context size, D hidden (n_embd), V vocabulary,
 //   Hq / Hkv query / key-value heads, Dh head dim, F dense FFN width, Fe expert FFN width,
@@ -117,13 +122,17 @@ struct Lfm2Weights {
 // so that channels are contiguous.
 // KV cache: for each attention layer, k[l] and v[l] are [C][Hkv*Dh] f32 rows by position
 // (K after QK-norm and RoPE). f32 keeps the cache exact (llama.cpp defaults to f16).
+// On a model running on the GPU, conv / k / v stay empty and `gpu` holds the device buffers.
 struct Lfm2State {
+  Lfm2State();
+  ~Lfm2State();
   int64_t n_ctx = 0;
   int64_t n_past = 0;                     // tokens evaluated so far = next position
   std::vector<std::vector<float>> conv;   // [n_layers] -> [(L-1) * D] (empty for attention layers)
   std::vector<std::vector<float>> k, v;   // [n_layers] -> [C * Hkv*Dh] (empty for conv layers)
-  void reset();
-  size_t bytes() const;
+  std::unique_ptr<cuda::CudaSeq> gpu;     // the device state (GPU models only)
+  Status reset();                         // fails only on a device error
+  size_t bytes() const;                   // host and device bytes
 };
 
 struct Lfm2LoadOptions {
@@ -138,6 +147,12 @@ struct Lfm2LoadOptions {
   // Serve the weights from the file mapping (page cache) instead of reading them into memory
   // on 2 MiB pages (GgufOpenOptions::read_into_memory).
   bool use_mmap = false;
+  // kCpu: the CPU kernels. kCuda: the GPU through the CUDA backend, or kDeviceUnavailable /
+  // the backend's error. kAuto: the GPU when cuda::probe() finds one and the model fits, else
+  // the CPU (device_fallback() says why, when a GPU was there). GPU models read the weights
+  // from the file mapping for the upload only.
+  enum class Device { kAuto, kCpu, kCuda };
+  Device device = Device::kCpu;
 };
 
 class Lfm2Model {
@@ -150,6 +165,13 @@ class Lfm2Model {
   const GgufFile& gguf() const { return *file_; }
   int n_threads() const { return pool_->size(); }
   const char* isa_name() const { return kernels_->isa; }
+  // "cuda" when the forward pass runs on the GPU, else "cpu".
+  const char* device() const { return gpu_ ? "cuda" : "cpu"; }
+  // The GPU's name, or "cpu".
+  std::string device_name() const;
+  // With Device::kAuto: why a GPU that exists was not used ("" otherwise).
+  const std::string& device_fallback() const { return device_fallback_; }
+  cuda::CudaModel* gpu() const { return gpu_.get(); }
   // "q16" or "q8" when the integer path is on for at least one weight type of this model, else "f32".
   const char* activations() const;
 
@@ -233,6 +255,11 @@ class Lfm2Model {
   Lfm2LoadOptions::Activations activations_ = Lfm2LoadOptions::Activations::kQ16;
   std::unique_ptr<Scratch> scratch_;
   std::mutex forward_mu_;
+  std::unique_ptr<cuda::CudaModel> gpu_;  // set when the forward pass runs on the GPU
+  std::string device_fallback_;
+  // One pass of the GPU path (gpu_ set): segments with their tokens, logits of `want` rows.
+  Status gpu_pass(const Segment* segs, const int32_t* const* seg_tokens, int n_segs, const LogitsRow* want,
+                  int64_t n_want);
   // Set during a pass of several segments: its products of 2..kRowByRowMaxRows rows take the
   // single-row (decode) kernels row by row over blocks of kRowByRowBlockBytes of weights
   // (matmuls()). Measured (LFM2-1.2B Q4_0, 2 threads, Zen 5), ms per pass of N decode rows,
@@ -245,5 +272,7 @@ class Lfm2Model {
 
 // Largest number of tokens evaluated in one pass; longer inputs are split (prefill chunks).
 constexpr int64_t kMaxBatchTokens = 512;
+// The same on the GPU, where one pass can hold a decode step of many sequences.
+constexpr int64_t kGpuMaxBatchTokens = 2048;
 
 }  // namespace lfm

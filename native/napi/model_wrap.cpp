@@ -98,6 +98,10 @@ Napi::Value load_model(const Napi::CallbackInfo& info, const Napi::FunctionRefer
   const Napi::Object o = info[1].As<Napi::Object>();
   opts.n_threads = static_cast<int>(get_int(o, "threads", 0));
   opts.use_mmap = o.Has("useMmap") && o.Get("useMmap").ToBoolean().Value();
+  const std::string device = o.Has("device") && o.Get("device").IsString()
+                                 ? o.Get("device").As<Napi::String>().Utf8Value() : "auto";
+  opts.device = device == "cpu" ? Lfm2LoadOptions::Device::kCpu
+                : device == "cuda" ? Lfm2LoadOptions::Device::kCuda : Lfm2LoadOptions::Device::kAuto;
   const std::string act = o.Has("activations") && o.Get("activations").IsString()
                               ? o.Get("activations").As<Napi::String>().Utf8Value() : "q16";
   opts.activations = act == "f32" ? Lfm2LoadOptions::Activations::kF32
@@ -185,6 +189,9 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("isa", model_->isa_name());
   o.Set("activations", model_->activations());
   o.Set("useMmap", Napi::Boolean::New(env, !f.in_memory()));
+  o.Set("device", model_->device());
+  if (model_->gpu()) o.Set("deviceName", model_->device_name());
+  if (!model_->device_fallback().empty()) o.Set("deviceFallback", model_->device_fallback());
   return o;
 }
 
@@ -515,8 +522,9 @@ Napi::Value SequenceWrap::Evaluate(const Napi::CallbackInfo& info) {
 Napi::Value SequenceWrap::Reset(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!check_usable(env, "reset")) return env.Undefined();
-  state_->reset();
+  const Status st = state_->reset();
   length_ = 0;
+  if (!st.is_ok()) status_error(env, st).ThrowAsJavaScriptException();
   return env.Undefined();
 }
 
