@@ -4,21 +4,11 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LfmError } from "./errors.js";
-import type { ModelInfo } from "./types.js";
-
-/** What the addon found of CUDA (see RuntimeInfo.cuda). */
-export interface NativeCudaInfo {
-  available: boolean;
-  reason?: string;
-  driverVersion?: number;
-  deviceCount: number;
-  device?: { index: number; name: string; computeCapability: string; totalMemory: number; multiprocessors: number };
-  backendPath?: string;
-}
+import type { ModelInfo, RuntimeInfo } from "./types.js";
 
 export interface NativeRuntimeInfo {
   cpu: { isa: string; bestIsa: string; features: string[]; physicalCores: number };
-  cuda: NativeCudaInfo;
+  cuda: RuntimeInfo["cuda"];
 }
 
 /** What the addon reports of a model; lib/model.ts adds the tokenizer-derived fields. */

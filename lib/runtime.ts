@@ -14,17 +14,9 @@ import type { RuntimeInfo } from "./types.js";
 export function runtimeInfo(): RuntimeInfo {
   try {
     const r = native().runtimeInfo();
-    const c = r.cuda;
     return {
       cpu: { ...r.cpu, features: [...r.cpu.features] },
-      cuda: {
-        available: c.available,
-        ...(c.reason !== undefined && { reason: c.reason }),
-        ...(c.driverVersion !== undefined && { driverVersion: c.driverVersion }),
-        deviceCount: c.deviceCount ?? 0,
-        ...(c.device && { device: { ...c.device } }),
-        ...(c.backendPath !== undefined && { backendPath: c.backendPath }),
-      },
+      cuda: { ...r.cuda, ...(r.cuda.device && { device: { ...r.cuda.device } }) },
     };
   } catch (err) {
     throw wrapNativeError(err);

@@ -288,6 +288,20 @@ Napi::Value ModelWrap::Disposed(const Napi::CallbackInfo& info) { return Napi::B
 
 // --- NativeSequence
 
+// Runs an evaluation on a worker thread, turning whatever it throws into a Status.
+template <typename F>
+Status guarded_evaluate(F&& run) {
+  try {
+    return run();
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kOutOfMemory, "[evaluate] out of memory for the logits");
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInternal, std::string("[evaluate] ") + e.what());
+  } catch (...) {
+    return Status(StatusCode::kInternal, "[evaluate] unknown failure");
+  }
+}
+
 class EvaluateWorker : public Napi::AsyncWorker {
  public:
   EvaluateWorker(Napi::Env env, SequenceWrap* seq, std::vector<int32_t> tokens, bool all_logits)
@@ -298,18 +312,13 @@ class EvaluateWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    try {
+    status_ = guarded_evaluate([&] {
       const int64_t V = model_->config().n_vocab;
       logits_.resize(static_cast<size_t>((all_logits_ ? tokens_.size() : 1) * V));
-      status_ = model_->forward(state_.get(), tokens_.data(), static_cast<int64_t>(tokens_.size()), all_logits_, logits_.data());
+      const Status st = model_->forward(state_.get(), tokens_.data(), static_cast<int64_t>(tokens_.size()), all_logits_, logits_.data());
       length_ = state_->n_past;
-    } catch (const std::bad_alloc&) {
-      status_ = Status(StatusCode::kOutOfMemory, "[evaluate] out of memory for the logits");
-    } catch (const std::exception& e) {
-      status_ = Status(StatusCode::kInternal, std::string("[evaluate] ") + e.what());
-    } catch (...) {
-      status_ = Status(StatusCode::kInternal, "[evaluate] unknown failure");
-    }
+      return st;
+    });
   }
 
   void OnOK() override {
@@ -368,7 +377,7 @@ class EvaluateBatchWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    try {
+    status_ = guarded_evaluate([&] {
       const int64_t V = model_->config().n_vocab;
       std::vector<Lfm2Model::BatchItem> batch(items_.size());
       for (size_t i = 0; i < items_.size(); i++) {
@@ -381,14 +390,8 @@ class EvaluateBatchWorker : public Napi::AsyncWorker {
         batch[i].all_logits = it.all_logits;
         batch[i].out = it.logits.data();
       }
-      status_ = model_->forward_batch(batch.data(), static_cast<int>(batch.size()));
-    } catch (const std::bad_alloc&) {
-      status_ = Status(StatusCode::kOutOfMemory, "[evaluate] out of memory for the logits");
-    } catch (const std::exception& e) {
-      status_ = Status(StatusCode::kInternal, std::string("[evaluate] ") + e.what());
-    } catch (...) {
-      status_ = Status(StatusCode::kInternal, "[evaluate] unknown failure");
-    }
+      return model_->forward_batch(batch.data(), static_cast<int>(batch.size()));
+    });
   }
 
   void OnOK() override {

@@ -29,11 +29,14 @@
 #include "../cpu/dispatch.h"
 #include "../cuda/cuda_model.h"
 #include "../models/lfm2.h"
+#include "tool_common.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double secs_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+using lfm::tools::Clock;
+using lfm::tools::fail;
+using lfm::tools::parse_int;
+double secs_since(Clock::time_point t0) { return lfm::tools::ms_since(t0) / 1000.0; }
 
 int usage(const char* msg) {
   if (msg) std::fprintf(stderr, "lfm_bench: %s\n", msg);
@@ -43,19 +46,6 @@ int usage(const char* msg) {
   return 2;
 }
 
-int fail(const lfm::Status& st) {
-  std::fprintf(stderr, "%s: %s\n", lfm::status_code_name(st.code()), st.message().c_str());
-  return 1;
-}
-
-bool parse_int(const char* s, int64_t lo, int64_t hi, int64_t* out) {
-  if (!s || !*s) return false;
-  char* end = nullptr;
-  const long long v = std::strtoll(s, &end, 10);
-  if (*end != '\0' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
 
 // xorshift token ids in [2, V) (avoids the BOS/PAD ids at the bottom).
 struct Tokens {

@@ -26,14 +26,14 @@
 #include "../core/status.h"
 #include "../cpu/dispatch.h"
 #include "../models/lfm2.h"
+#include "tool_common.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+using lfm::tools::Clock;
+using lfm::tools::fail;
+using lfm::tools::ms_since;
+using lfm::tools::parse_int;
 
 int usage(const char* msg) {
   if (msg) std::fprintf(stderr, "lfm_run: %s\n", msg);
@@ -43,21 +43,6 @@ int usage(const char* msg) {
   return 2;
 }
 
-int fail(const lfm::Status& st) {
-  std::fprintf(stderr, "%s: %s\n", lfm::status_code_name(st.code()), st.message().c_str());
-  return 1;
-}
-
-// Parses a whole decimal integer in [lo, hi].
-bool parse_int(const char* s, int64_t lo, int64_t hi, int64_t* out) {
-  if (!s || !*s) return false;
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(s, &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
 
 // Appends the comma-separated token ids in `arg` to `tokens`.
 bool parse_tokens(const char* arg, std::vector<int32_t>* tokens) {

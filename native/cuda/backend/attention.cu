@@ -28,15 +28,10 @@
 #include <cstdint>
 
 #include "kernels.cuh"
+#include "test_ops.h"
 
 namespace lfm::cuda {
 
-// Test hook entry (test_ops_misc.cu): path 0 = automatic, 1 = split kernel, 2 = tiled kernel.
-cudaError_t attention_path(float* out, const float* q, int64_t T, int64_t Hq, int64_t Hkv, int64_t Dh, float scale,
-                           const int32_t* row_seq, const int32_t* row_pos, const float* const* k_cache,
-                           const float* const* v_cache, int64_t max_keys, const Workspace& ws, int path,
-                           cudaStream_t stream);
-size_t attention_split_workspace_bytes(int64_t T, int64_t Hq, int64_t Dh, int64_t max_keys);
 
 namespace {
 

@@ -49,12 +49,6 @@
 
 namespace lfm::cuda {
 
-// attention.cu: the launcher with a forced kernel choice, and the split kernel's workspace.
-cudaError_t attention_path(float* out, const float* q, int64_t T, int64_t Hq, int64_t Hkv, int64_t Dh, float scale,
-                           const int32_t* row_seq, const int32_t* row_pos, const float* const* k_cache,
-                           const float* const* v_cache, int64_t max_keys, const Workspace& ws, int path,
-                           cudaStream_t stream);
-size_t attention_split_workspace_bytes(int64_t T, int64_t Hq, int64_t Dh, int64_t max_keys);
 
 namespace {
 
