@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The only file that touches the .node addon: loads it with node-gyp-build and types it.
+import { readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -75,6 +76,8 @@ export interface NativeBinding {
   _setCpuIsa(isa: string): string;
   /** Test hook: runs one CPU kernel of one ISA on the given inputs. */
   _runKernel(isa: string, op: string, args: Record<string, unknown>): Float32Array;
+  /** Paths to try for the CUDA backend before the built-in ones; false once CUDA was probed. */
+  _setCudaBackendPaths(paths: string[]): boolean;
   /** Test hook: runs one CUDA kernel on host buffers (lfm_cuda_run_kernel); throws without a device. */
   _runCudaKernel(
     op: string,
@@ -88,25 +91,87 @@ export interface NativeBinding {
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
+/** Platforms the package ships prebuilt addons for (.github/workflows/release.yml). */
+const PREBUILT = ["linux-x64-glibc", "linux-arm64-glibc", "darwin-arm64", "darwin-x64", "win32-x64"];
+
+/** "glibc" (with its version) or "musl" on Linux; "" elsewhere. */
+function libcOf(): string {
+  if (process.platform !== "linux") return "";
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime ? `glibc ${header.glibcVersionRuntime}` : "musl";
+}
+
+/** What is in a folder, for the diagnostics ("" when it does not exist). */
+function listing(dir: string): string {
+  try {
+    return readdirSync(dir).join(", ") || "(empty)";
+  } catch {
+    return "(none)";
+  }
+}
+
+/**
+ * The error when the addon cannot load, in the manner of sharp's: the platform seen, what was
+ * looked for and found, the cause, and what to do about it.
+ */
+export function addonLoadError(err: unknown, dir = root): LfmError {
+  const detail = err instanceof Error ? err.message : String(err);
+  const libc = libcOf();
+  const platform = `${process.platform}-${process.arch}${libc ? `-${libc.split(" ")[0]}` : ""}`;
+  const prebuilds = join(dir, "prebuilds");
+  const lines = [
+    `Could not load the lfm2 native addon for ${platform}${libc ? ` (${libc})` : ""}, Node ${process.versions.node}, ` +
+      `Node-API ${process.versions.napi}.`,
+    `Looked for a prebuilt addon in ${join(prebuilds, `${process.platform}-${process.arch}`)} ` +
+      `(prebuilds here: ${listing(prebuilds)}) and for a local build in ${join(dir, "build", "Release")} ` +
+      `(${listing(join(dir, "build", "Release"))}).`,
+    `Cause: ${detail}`,
+  ];
+  if (/No native build was found/.test(detail)) {
+    lines.push(
+      PREBUILT.includes(platform)
+        ? "This platform has a prebuilt addon, so the package looks incomplete: reinstall it (npm install lfm2)."
+        : `No prebuilt addon exists for ${platform} (prebuilt: ${PREBUILT.join(", ")}). Build one from source: ` +
+            "install a C++17 compiler, make and Python 3, then run npm rebuild lfm2 (npm 11 runs a package's " +
+            "install script only once allowed: npm install-scripts approve lfm2).",
+    );
+  } else if (/GLIBC|GLIBCXX|version .* not found/.test(detail)) {
+    lines.push("The prebuilt addon needs a newer C library than this system has: run npm rebuild lfm2 to build it here.");
+  } else if (/Module did not self-register|NODE_MODULE_VERSION|napi/i.test(detail)) {
+    lines.push("The addon was built for another Node.js: run npm rebuild lfm2 (Node.js >= 20 is required).");
+  } else {
+    lines.push("Try npm rebuild lfm2 (needs a C++17 compiler, make and Python 3), or report the lines above.");
+  }
+  return new LfmError("ERR_LFM_ADDON_LOAD", lines.join("\n"), { cause: err });
+}
+
+/**
+ * Where an installed CUDA backend could be: the optional package lfm2-cuda-<platform>-<arch>
+ * (installed only by those who want the GPU), then prebuilds/<platform>-<arch>/ of this package.
+ */
+function cudaBackendPaths(require: NodeJS.Require): string[] {
+  const file = process.platform === "win32" ? "lfm2_cuda.dll" : "liblfm2_cuda.so";
+  const out: string[] = [];
+  try {
+    out.push(join(dirname(require.resolve(`lfm2-cuda-${process.platform}-${process.arch}/package.json`)), file));
+  } catch {
+    // not installed: the usual case on machines without a GPU
+  }
+  out.push(join(root, "prebuilds", `${process.platform}-${process.arch}`, file));
+  return out;
+}
+
 function load(): NativeBinding {
   const require = createRequire(import.meta.url);
+  let binding: NativeBinding;
   try {
     const nodeGypBuild = require("node-gyp-build") as (dir: string) => unknown;
-    return nodeGypBuild(root) as NativeBinding;
+    binding = nodeGypBuild(root) as NativeBinding;
   } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
-    throw new LfmError(
-      "ERR_LFM_ADDON_LOAD",
-      [
-        `Could not load the lfm2 native addon for ${process.platform}-${process.arch} ` +
-          `(Node ${process.versions.node}, Node-API ${process.versions.napi}).`,
-        `Looked in ${join(root, "prebuilds")} and ${join(root, "build", "Release")}.`,
-        `Cause: ${detail}`,
-        "Try: npm rebuild lfm2 (needs a C++ compiler and Python), or report the platform above.",
-      ].join("\n"),
-      { cause: err },
-    );
+    throw addonLoadError(err);
   }
+  binding._setCudaBackendPaths(cudaBackendPaths(require));
+  return binding;
 }
 
 let cached: NativeBinding | undefined;

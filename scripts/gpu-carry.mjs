@@ -34,7 +34,7 @@ function closure(names) {
 
 for (const need of ["dist/index.js", "build/Release/lfm2.node"]) {
   if (!existsSync(join(root, need))) {
-    console.error(`gpu-carry: ${need} is missing: run npm install (or npm run build) first`);
+    console.error(`gpu-carry: ${need} is missing: run npm install (or npm run build:all) first`);
     process.exit(1);
   }
 }

@@ -92,9 +92,18 @@ CudaProbe g_probe;
 BackendApi g_api{};
 bool g_api_ok = false;
 std::once_flag g_once;
+std::mutex g_candidates_mu;
+std::vector<std::string> g_candidates;  // from set_backend_candidates
+bool g_probed = false;
 
 void run_probe() {
   CudaProbe& p = g_probe;
+  std::vector<std::string> extra;
+  {
+    std::lock_guard<std::mutex> lock(g_candidates_mu);
+    g_probed = true;
+    extra = g_candidates;
+  }
   const char* off = std::getenv("LFM2_CUDA");
   if (off && std::strcmp(off, "0") == 0) {
     p.reason = "disabled by LFM2_CUDA=0";
@@ -134,6 +143,7 @@ void run_probe() {
   if (env && *env) {
     cand.emplace_back(env);
   } else {
+    cand.insert(cand.end(), extra.begin(), extra.end());
     const std::string dir = this_module_dir();
     if (!dir.empty()) {
       cand.push_back(dir + kSep + kBackendLib);
@@ -182,6 +192,13 @@ void run_probe() {
 const CudaProbe& probe() {
   std::call_once(g_once, run_probe);
   return g_probe;
+}
+
+bool set_backend_candidates(std::vector<std::string> paths) {
+  std::lock_guard<std::mutex> lock(g_candidates_mu);
+  if (g_probed) return false;
+  g_candidates = std::move(paths);
+  return true;
 }
 
 const BackendApi* backend() {

@@ -42,11 +42,16 @@ struct CudaProbe {
 };
 
 // Looks once per process (later calls return the same result): the driver, its devices, then
-// the backend library: $LFM2_CUDA_BACKEND if set, else liblfm2_cuda.so (lfm2_cuda.dll) next to
-// the module that contains this code (the addon: build/Release or prebuilds/<platform>-<arch>),
-// then ../../build-cuda/ from there (a development checkout). The backend is opened only when
+// the backend library: $LFM2_CUDA_BACKEND if set, else the paths given to
+// set_backend_candidates, then liblfm2_cuda.so (lfm2_cuda.dll) next to the module that contains
+// this code (the addon: build/Release or prebuilds/<platform>-<arch>), then ../../build-cuda/
+// from there (a development checkout). The backend is opened only when
 // the driver reports at least one device. LFM2_CUDA=0 in the environment skips the probe.
 const CudaProbe& probe();
+
+// Paths to try before the built-in ones (the package's optional CUDA package, found by
+// lib/native.ts). Effective only before the first probe(); returns false after it.
+bool set_backend_candidates(std::vector<std::string> paths);
 
 // The backend's entry points; null when !probe().available.
 const BackendApi* backend();

@@ -87,9 +87,23 @@ Napi::Value RunCudaKernel(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// _setCudaBackendPaths(paths): where lib/native.ts found an installed CUDA backend package.
+Napi::Value SetCudaBackendPaths(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LFM_NAPI_THROW_IF(info.Length() < 1 || !info[0].IsArray(), env, "_setCudaBackendPaths(paths: string[])");
+  const Napi::Array a = info[0].As<Napi::Array>();
+  std::vector<std::string> paths;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    LFM_NAPI_THROW_IF(!a.Get(i).IsString(), env, "_setCudaBackendPaths: paths must be strings");
+    paths.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  }
+  return Napi::Boolean::New(env, cuda::set_backend_candidates(std::move(paths)));
+}
+
 }  // namespace
 
 void RegisterCudaHooks(Napi::Env env, Napi::Object exports) {
+  exports.Set("_setCudaBackendPaths", Napi::Function::New(env, SetCudaBackendPaths, "_setCudaBackendPaths"));
   exports.Set("_runCudaKernel", Napi::Function::New(env, RunCudaKernel, "_runCudaKernel"));
 }
 
