@@ -249,6 +249,12 @@ int ensure_outputs(lfm_cuda_model& m, int64_t n_out, char* err, size_t err_len) 
   if (n_out <= m.out_cap) return 0;
   LFM_CU(cudaStreamSynchronize(m.stream), "waiting for the stream");
   m.out_arena.release();
+  // Nothing usable until every buffer is allocated again (a failure below must not leave the
+  // old capacity pointing at freed memory).
+  m.out_rows_x = m.logits = nullptr;
+  m.samplers = nullptr;
+  m.tokens_out = nullptr;
+  m.out_cap = 0;
   const int64_t D = m.cfg.n_embd, V = m.cfg.n_vocab;
   void *a = nullptr, *b = nullptr, *c = nullptr, *d = nullptr;
   LFM_CU(m.out_arena.alloc(&a, static_cast<size_t>(n_out * D) * sizeof(float)), "allocating output rows");
@@ -261,6 +267,24 @@ int ensure_outputs(lfm_cuda_model& m, int64_t n_out, char* err, size_t err_len) 
   m.tokens_out = static_cast<int32_t*>(d);
   m.out_cap = n_out;
   return 0;
+}
+
+// The exported entry points: nothing thrown (std::bad_alloc from a string or vector) crosses the
+// C interface.
+template <typename F>
+int guarded(char* err, size_t err_len, F&& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    set_err(err, err_len, "out of host memory");
+    return code_of(StatusCode::kOutOfMemory);
+  } catch (const std::exception& e) {
+    set_err(err, err_len, e.what());
+    return code_of(StatusCode::kInternal);
+  } catch (...) {
+    set_err(err, err_len, "unknown failure");
+    return code_of(StatusCode::kInternal);
+  }
 }
 
 }  // namespace
@@ -302,7 +326,7 @@ LFM_CUDA_API int lfm_cuda_get_device_info(int device, lfm_cuda_device_info* out,
   return 0;
 }
 
-LFM_CUDA_API int lfm_cuda_model_create(int device, const lfm_cuda_model_desc* desc, lfm_cuda_model** out, char* err,
+static int lfm_cuda_model_create_impl(int device, const lfm_cuda_model_desc* desc, lfm_cuda_model** out, char* err,
                                        size_t err_len) {
   if (!desc || !out || !desc->layers || desc->n_layers <= 0 || desc->n_embd <= 0 || desc->n_vocab <= 0 ||
       desc->head_dim <= 0 || desc->conv_l < 2 || desc->conv_l > 8) {
@@ -310,6 +334,24 @@ LFM_CUDA_API int lfm_cuda_model_create(int device, const lfm_cuda_model_desc* de
     return code_of(StatusCode::kInvalidArg);
   }
   *out = nullptr;
+  // Limits of the kernels (attention.cu, moe.cu): say so at load rather than at every pass.
+  for (int64_t il = 0; il < desc->n_layers; il++) {
+    const lfm_cuda_layer& l = desc->layers[il];
+    if (l.is_attention && (l.n_kv_heads <= 0 || desc->n_heads % l.n_kv_heads != 0)) {
+      set_err(err, err_len, "layer " + std::to_string(il) + ": " + std::to_string(desc->n_heads) +
+                                " query heads are not a multiple of " + std::to_string(l.n_kv_heads) + " key-value heads");
+      return code_of(StatusCode::kShapeMismatch);
+    }
+    if (l.is_moe && (!l.router || desc->n_experts <= 0 || desc->n_experts > 256 || desc->n_experts_used <= 0 ||
+                     desc->n_experts_used > 32 || desc->n_experts_used > desc->n_experts)) {
+      set_err(err, err_len, "layer " + std::to_string(il) + ": the CUDA backend routes to at most 32 of at most 256 experts");
+      return code_of(StatusCode::kUnsupportedArch);
+    }
+  }
+  if (desc->head_dim > 256 || desc->head_dim % 2 != 0) {
+    set_err(err, err_len, "head dimension " + std::to_string(desc->head_dim) + ": the CUDA backend takes even sizes up to 256");
+    return code_of(StatusCode::kUnsupportedArch);
+  }
   LFM_CU(cudaSetDevice(device), "cudaSetDevice");
   lfm_cuda_model* m = new (std::nothrow) lfm_cuda_model();
   if (!m) {
@@ -390,6 +432,12 @@ LFM_CUDA_API int lfm_cuda_model_create(int device, const lfm_cuda_model_desc* de
     return fail(rc);
   }
   if ((rc = alloc_scratch(*m, m->cfg.max_batch_tokens, err, err_len))) return fail(rc);
+  // cudaMemcpy from pageable memory may return before the DMA lands, and the passes run on a
+  // non-blocking stream that does not wait for the legacy default stream: finish the uploads.
+  {
+    const cudaError_t e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) return fail(cuda_fail(e, "uploading the weights", err, err_len));
+  }
   *out = m;
   return 0;
 }
@@ -400,7 +448,7 @@ LFM_CUDA_API uint64_t lfm_cuda_model_bytes(const lfm_cuda_model* model) {
   return model ? model->weights.bytes + model->scratch.bytes : 0;
 }
 
-LFM_CUDA_API int lfm_cuda_seq_create(lfm_cuda_model* model, int64_t n_ctx, lfm_cuda_seq** out, char* err,
+static int lfm_cuda_seq_create_impl(lfm_cuda_model* model, int64_t n_ctx, lfm_cuda_seq** out, char* err,
                                      size_t err_len) {
   if (!model || !out || n_ctx < 1) {
     set_err(err, err_len, "invalid sequence arguments");
@@ -427,7 +475,9 @@ LFM_CUDA_API int lfm_cuda_seq_create(lfm_cuda_model* model, int64_t n_ctx, lfm_c
     cudaError_t e = cudaSuccess;
     if (!l.attention) {
       e = s->mem.alloc(&p, s->conv_bytes);
-      if (e == cudaSuccess) e = cudaMemset(p, 0, s->conv_bytes);
+      // On the model's stream: a plain cudaMemset runs on the legacy default stream, which the
+      // model's non-blocking stream does not wait for, so a first pass could read the state early.
+      if (e == cudaSuccess) e = cudaMemsetAsync(p, 0, s->conv_bytes, model->stream);
       s->conv[il] = static_cast<float*>(p);
     } else {
       const size_t kv = static_cast<size_t>(n_ctx * l.n_kv_heads * c.head_dim) * sizeof(float);
@@ -438,6 +488,7 @@ LFM_CUDA_API int lfm_cuda_seq_create(lfm_cuda_model* model, int64_t n_ctx, lfm_c
     }
     if (e != cudaSuccess) {
       const int rc = cuda_fail(e, ("allocating a context of " + std::to_string(n_ctx) + " tokens").c_str(), err, err_len);
+      cudaStreamSynchronize(model->stream);  // no memset of ours still pending on the buffers
       delete s;
       return rc;
     }
@@ -469,7 +520,7 @@ LFM_CUDA_API int lfm_cuda_seq_reset(lfm_cuda_seq* seq, char* err, size_t err_len
 
 LFM_CUDA_API uint64_t lfm_cuda_seq_bytes(const lfm_cuda_seq* seq) { return seq ? seq->mem.bytes : 0; }
 
-LFM_CUDA_API int lfm_cuda_forward(lfm_cuda_model* m, int n_seq, lfm_cuda_seq* const* seqs, const int64_t* pos0,
+static int lfm_cuda_forward_impl(lfm_cuda_model* m, int n_seq, lfm_cuda_seq* const* seqs, const int64_t* pos0,
                                   const int32_t* n_tok, const int32_t* tokens, int n_out, const int32_t* out_rows,
                                   float* logits_host, const lfm_cuda_sampler* samplers_host, int32_t* tokens_out_host,
                                   char* err, size_t err_len) {
@@ -546,7 +597,7 @@ LFM_CUDA_API int lfm_cuda_forward(lfm_cuda_model* m, int n_seq, lfm_cuda_seq* co
 
   // Workspace: the largest any launcher asks for in this pass.
   size_t ws = attention_workspace_bytes(T, Hq, Dh, max_keys);
-  ws = std::max(ws, sample_workspace_bytes(V, n_out));
+  if (samplers_host) ws = std::max(ws, sample_workspace_bytes(V, n_out));
   if (E > 0) ws = std::max(ws, moe_routing_workspace_bytes(T, E, K));
   for (const Layer& l : m->layers) {
     for (const DevMatrix* w : {&l.conv_in, &l.conv_out, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up,
@@ -592,9 +643,12 @@ LFM_CUDA_API int lfm_cuda_forward(lfm_cuda_model* m, int n_seq, lfm_cuda_seq* co
                                d_row_pos, kc, vc, st),
             "qk_norm_rope_store");
       const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
-      LFM_K(attention(m->y, m->q, T, Hq, Hkv, Dh, scale, d_row_seq, d_row_pos,
+      // Mostly one row per sequence (batched decode): the kernel that splits each row's keys;
+      // the tiled kernel would walk a whole cache per row with one row of its tile active.
+      const int path = T > 32 && T < 4 * static_cast<int64_t>(n_seq) ? 1 : 0;
+      LFM_K(attention_path(m->y, m->q, T, Hq, Hkv, Dh, scale, d_row_seq, d_row_pos,
                       reinterpret_cast<const float* const*>(kc), reinterpret_cast<const float* const*>(vc), max_keys,
-                      W, st),
+                      W, path, st),
             "attention");
       LFM_K(matmul(l.wo, 0, m->y, nq, T, m->mix, D, W, st), "matmul attn_output");
     }
@@ -644,6 +698,26 @@ LFM_CUDA_API int lfm_cuda_forward(lfm_cuda_model* m, int n_seq, lfm_cuda_seq* co
 #undef LFM_K
   LFM_CU(cudaStreamSynchronize(st), "forward pass");
   return 0;
+}
+
+LFM_CUDA_API int lfm_cuda_model_create(int device, const lfm_cuda_model_desc* desc, lfm_cuda_model** out, char* err,
+                                       size_t err_len) {
+  return guarded(err, err_len, [&] { return lfm_cuda_model_create_impl(device, desc, out, err, err_len); });
+}
+
+LFM_CUDA_API int lfm_cuda_seq_create(lfm_cuda_model* model, int64_t n_ctx, lfm_cuda_seq** out, char* err,
+                                     size_t err_len) {
+  return guarded(err, err_len, [&] { return lfm_cuda_seq_create_impl(model, n_ctx, out, err, err_len); });
+}
+
+LFM_CUDA_API int lfm_cuda_forward(lfm_cuda_model* m, int n_seq, lfm_cuda_seq* const* seqs, const int64_t* pos0,
+                                  const int32_t* n_tok, const int32_t* tokens, int n_out, const int32_t* out_rows,
+                                  float* logits_host, const lfm_cuda_sampler* samplers_host, int32_t* tokens_out_host,
+                                  char* err, size_t err_len) {
+  return guarded(err, err_len, [&] {
+    return lfm_cuda_forward_impl(m, n_seq, seqs, pos0, n_tok, tokens, n_out, out_rows, logits_host, samplers_host,
+                                 tokens_out_host, err, err_len);
+  });
 }
 
 LFM_CUDA_API int lfm_cuda_run_kernel(const lfm_cuda_kernel_call* call, char* err, size_t err_len) {
