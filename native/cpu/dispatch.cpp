@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The kernel tables: the complete scalar table, overlaid with whatever AVX2 implements, then
-// with whatever AVX-512 implements. Built once; filling a table runs no ISA-specific code.
+// with whatever AVX-512 implements. Built once, and only with the levels this CPU has: the
+// fill_kernels functions are compiled with their ISA's flags like the kernels themselves.
 
 #include "dispatch.h"
 
@@ -40,15 +41,24 @@ struct Tables {
     by_isa[1] = scalar_k;
     by_isa[2] = scalar_k;
 #ifdef LFM_HAVE_X86_KERNELS
-    CpuKernels avx2_k{};
-    avx2::fill_kernels(&avx2_k);
-    overlay(&by_isa[1], avx2_k);
-    overlay(&by_isa[2], avx2_k);
-    CpuKernels avx512_k{};
-    avx512::fill_kernels(&avx512_k);
-    const CpuFeatures& f = cpu_features();
-    if (f.avx512vnni && f.avx512vbmi) avx512vnni::fill_kernels(&avx512_k);
-    overlay(&by_isa[2], avx512_k);
+    // fill_kernels lives in its ISA's translation units, compiled with that ISA's flags: even
+    // storing function pointers there may use VEX/EVEX instructions (the compiler vectorizes the
+    // stores), so a level is only filled on a CPU that has it. Tables above best_isa() keep the
+    // lower level's kernels and are never handed out (cpu_kernels clamps).
+    const int best = static_cast<int>(best_isa());
+    if (best >= static_cast<int>(Isa::kAvx2)) {
+      CpuKernels avx2_k{};
+      avx2::fill_kernels(&avx2_k);
+      overlay(&by_isa[1], avx2_k);
+      overlay(&by_isa[2], avx2_k);
+    }
+    if (best >= static_cast<int>(Isa::kAvx512)) {
+      CpuKernels avx512_k{};
+      avx512::fill_kernels(&avx512_k);
+      const CpuFeatures& f = cpu_features();
+      if (f.avx512vnni && f.avx512vbmi) avx512vnni::fill_kernels(&avx512_k);
+      overlay(&by_isa[2], avx512_k);
+    }
 #endif
     by_isa[1].isa = "avx2";
     by_isa[2].isa = "avx512";

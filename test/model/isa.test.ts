@@ -1,6 +1,9 @@
 // The whole model under every kernel set this CPU supports gives the scalar kernels' logits,
-// and runtimeInfo()/LFM2_CPU_ISA behave as documented.
+// the other model suites pass at every level (run again under LFM2_CPU_ISA), and
+// runtimeInfo()/LFM2_CPU_ISA behave as documented.
 import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadModel, runtimeInfo } from "../../lib/index.js";
 import { native } from "../../lib/native.js";
@@ -57,6 +60,34 @@ describe("kernel sets", () => {
         }
       }
     });
+  });
+
+  // The model suites whose results depend on the kernels (forward: logits against the float64
+  // reference for every type and activation mode; generate; batch: the batched passes' GEMM and
+  // decode paths) at each level this CPU has besides the one this run uses, each level in a vitest of its own
+  // with LFM2_CPU_ISA set: the plain run covers only the level it detects. Left out: errors.test.ts
+  // and kquant-mix.test.ts (input checks and file contents, the same at every level) and
+  // llamacpp.test.ts (about 30 s per level; its types are compared across levels above). About
+  // 15-20 s per level on a 2-core machine.
+  describe("the model suites at the other levels", () => {
+    const root = join(fileURLToPath(new URL(".", import.meta.url)), "..", "..");
+    const files = ["forward", "generate", "batch"].map((f) => `test/model/${f}.test.ts`);
+    const current = runtimeInfo().cpu.isa;
+    const others = isas.filter((isa) => isa !== current);
+    it.each(others)("LFM2_CPU_ISA=%s: " + files.map((f) => f.replace(/^.*\//, "")).join(", "), (isa) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, LFM2_CPU_ISA: isa };
+      for (const k of Object.keys(env)) if (k.startsWith("VITEST")) delete env[k];
+      const r = spawnSync(process.execPath, [join(root, "node_modules", "vitest", "vitest.mjs"), "run", "--reporter=dot", ...files], {
+        cwd: root,
+        env,
+        encoding: "utf8",
+        timeout: 280_000,
+      });
+      const out = `${r.stdout}\n${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, "");
+      expect(r.status, `LFM2_CPU_ISA=${isa} vitest run ${files.join(" ")}:\n${out.slice(-4000)}`).toBe(0);
+      expect(out).toMatch(/Test Files\s+\d+ passed/);
+      expect(out).not.toMatch(/failed/);
+    }, 300_000);
   });
 
   it("LFM2_CPU_ISA lowers the level and refuses more than the CPU has", () => {
