@@ -78,6 +78,27 @@ describe.skipIf(!linux || !existsSync(npmCli) || !hasPrebuild)("npm pack, then n
     expect(out.tokens).toHaveLength(8);
     expect(["scalar", "avx2", "avx512"]).toContain(out.isa);
   });
+
+  it.skipIf(spawnSync("cc", ["--version"]).status !== 0)("finds the CUDA backend in the optional lfm2-cuda-<platform>-<arch> package when a GPU exists", () => {
+    // Stand-ins for the driver and the backend (test/fixtures/fake-cuda), the backend installed
+    // as the optional package would be.
+    const fake = join(repo, "test", "fixtures", "fake-cuda");
+    const drv = freshDir();
+    const pkg = join(app, "node_modules", `lfm2-cuda-${tag}`);
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: `lfm2-cuda-${tag}`, version: "0.0.0" }));
+    for (const [out, src] of [[join(drv, "libcuda.so.1"), "fake_driver.c"], [join(pkg, "liblfm2_cuda.so"), "fake_backend.c"]] as const) {
+      const r = spawnSync("cc", ["-shared", "-fPIC", "-o", out, join(fake, src)], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+    }
+    writeFileSync(join(app, "cuda.mjs"), `import { runtimeInfo } from "lfm2"; console.log(JSON.stringify(runtimeInfo().cuda));`);
+    const r = spawnSync(process.execPath, ["cuda.mjs"], { cwd: app, encoding: "utf8", env: { ...process.env, LD_LIBRARY_PATH: drv } });
+    expect(r.status, r.stderr).toBe(0);
+    const cuda = JSON.parse(r.stdout.trim()) as { available: boolean; backendPath: string; device: { name: string } };
+    expect(cuda.available).toBe(true);
+    expect(cuda.backendPath).toBe(join(pkg, "liblfm2_cuda.so"));
+    expect(cuda.device.name).toBe("Fake GPU");
+  });
 });
 
 describe.skipIf(!linux)("install without a prebuilt addon for the platform", () => {
