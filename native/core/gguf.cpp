@@ -23,10 +23,15 @@
 #include <thread>
 #include <vector>
 
+#if defined(_WIN32)
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 namespace lfm {
 
@@ -461,6 +466,8 @@ Status GgufParser::parse() {
 
 // --- GgufFile
 
+#if !defined(_WIN32)
+
 namespace {
 
 constexpr size_t kHugePage = 2u << 20;
@@ -569,13 +576,21 @@ Status read_file(int fd, size_t size, GgufFile::Region* region) {
   return st;
 }
 
-}  // namespace
+// An open file and its size, after the checks every platform makes (exists, regular, not empty).
+struct OsFile {
+  int fd = -1;
+  uint64_t size = 0;
+};
 
-Status GgufFile::open(const std::string& path, std::unique_ptr<GgufFile>* out, const GgufOpenOptions& opts) {
-  out->reset();
+void os_close(OsFile* f) {
+  if (f->fd >= 0) ::close(f->fd);
+  f->fd = -1;
+}
+
+Status os_open(const std::string& path, OsFile* f) {
   // O_NONBLOCK keeps open() from hanging on a FIFO; it has no effect on regular files.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
+  f->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (f->fd < 0) {
     const int err = errno;
     if (err == ENOENT || err == ENOTDIR) {
       return Status(StatusCode::kFileNotFound, "[load] file not found: " + path);
@@ -583,26 +598,149 @@ Status GgufFile::open(const std::string& path, std::unique_ptr<GgufFile>* out, c
     return Status(StatusCode::kIo, "[load] cannot open " + path + ": " + std::strerror(err));
   }
   struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return Status(StatusCode::kIo, "[load] cannot stat " + path + ": " + std::strerror(err));
+  Status s = Status::ok();
+  if (::fstat(f->fd, &st) != 0) {
+    s = Status(StatusCode::kIo, "[load] cannot stat " + path + ": " + std::strerror(errno));
+  } else if (S_ISDIR(st.st_mode)) {
+    s = Status(StatusCode::kIo, "[load] " + path + " is a directory, not a GGUF file");
+  } else if (!S_ISREG(st.st_mode)) {
+    s = Status(StatusCode::kIo, "[load] " + path + " is not a regular file");
   }
-  if (S_ISDIR(st.st_mode)) {
-    ::close(fd);
+  if (!s.is_ok()) {
+    os_close(f);
+    return s;
+  }
+  f->size = static_cast<uint64_t>(st.st_size);
+  return Status::ok();
+}
+
+Status map_file(const OsFile& f, size_t size, GgufFile::Region* region) { return map_file(f.fd, size, region); }
+Status read_file(const OsFile& f, size_t size, GgufFile::Region* region) { return read_file(f.fd, size, region); }
+
+}  // namespace
+
+#else
+
+namespace {
+
+// Windows: the file is mapped with CreateFileMapping / MapViewOfFile (no huge-page alignment)
+// and read mode copies it into VirtualAlloc memory.
+struct OsFile {
+  HANDLE h = INVALID_HANDLE_VALUE;
+  uint64_t size = 0;
+};
+
+std::string win_error(DWORD code) {
+  char buf[256] = {0};
+  const DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, code, 0, buf,
+                                 sizeof buf, nullptr);
+  std::string s(buf, n);
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == '.')) s.pop_back();
+  return s.empty() ? "Windows error " + std::to_string(code) : s;
+}
+
+void os_close(OsFile* f) {
+  if (f->h != INVALID_HANDLE_VALUE) CloseHandle(f->h);
+  f->h = INVALID_HANDLE_VALUE;
+}
+
+Status os_open(const std::string& path, OsFile* f) {
+  const int n = MultiByteToWideChar(CP_UTF8, 0, path.c_str(), -1, nullptr, 0);
+  std::wstring wpath(n > 0 ? static_cast<size_t>(n) : 1u, L'\0');
+  if (n > 0) MultiByteToWideChar(CP_UTF8, 0, path.c_str(), -1, &wpath[0], n);
+  const DWORD attr = GetFileAttributesW(wpath.c_str());
+  if (attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY)) {
     return Status(StatusCode::kIo, "[load] " + path + " is a directory, not a GGUF file");
   }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
+  f->h = CreateFileW(wpath.c_str(), GENERIC_READ, FILE_SHARE_READ, nullptr, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+  if (f->h == INVALID_HANDLE_VALUE) {
+    const DWORD err = GetLastError();
+    if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND) {
+      return Status(StatusCode::kFileNotFound, "[load] file not found: " + path);
+    }
+    return Status(StatusCode::kIo, "[load] cannot open " + path + ": " + win_error(err));
+  }
+  LARGE_INTEGER sz;
+  if (GetFileType(f->h) != FILE_TYPE_DISK || !GetFileSizeEx(f->h, &sz)) {
+    os_close(f);
     return Status(StatusCode::kIo, "[load] " + path + " is not a regular file");
   }
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  f->size = static_cast<uint64_t>(sz.QuadPart);
+  return Status::ok();
+}
+
+void release(GgufFile::Region* region) {
+  if (region->base) {
+    if (region->file_view) {
+      UnmapViewOfFile(region->base);
+    } else {
+      VirtualFree(region->base, 0, MEM_RELEASE);
+    }
+  }
+  *region = GgufFile::Region();
+}
+
+Status map_file(const OsFile& f, size_t size, GgufFile::Region* region) {
+  HANDLE mapping = CreateFileMappingW(f.h, nullptr, PAGE_READONLY, 0, 0, nullptr);
+  if (!mapping) return Status(StatusCode::kIo, win_error(GetLastError()));
+  void* view = MapViewOfFile(mapping, FILE_MAP_READ, 0, 0, size);
+  const DWORD err = GetLastError();
+  CloseHandle(mapping);  // the view keeps the mapping alive
+  if (!view) return Status(err == ERROR_NOT_ENOUGH_MEMORY ? StatusCode::kOutOfMemory : StatusCode::kIo, win_error(err));
+  region->base = view;
+  region->length = size;
+  region->data = static_cast<uint8_t*>(view);
+  region->file_view = true;
+  return Status::ok();
+}
+
+void populate(uint8_t*, size_t) {}
+
+Status read_file(const OsFile& f, size_t size, GgufFile::Region* region) {
+  void* mem = VirtualAlloc(nullptr, size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+  if (!mem) return Status(StatusCode::kOutOfMemory, win_error(GetLastError()));
+  region->base = mem;
+  region->length = size;
+  region->data = static_cast<uint8_t*>(mem);
+  region->file_view = false;
+  size_t done = 0;
+  while (done < size) {
+    const DWORD want = static_cast<DWORD>(std::min<size_t>(size - done, 1u << 30));
+    OVERLAPPED at{};
+    at.Offset = static_cast<DWORD>(done & 0xffffffffu);
+    at.OffsetHigh = static_cast<DWORD>(static_cast<uint64_t>(done) >> 32);
+    DWORD got = 0;
+    if (!ReadFile(f.h, region->data + done, want, &got, &at)) {
+      const Status st(StatusCode::kIo, win_error(GetLastError()));
+      release(region);
+      return st;
+    }
+    if (got == 0) {
+      release(region);
+      return Status(StatusCode::kIo, "the file became shorter while it was read");
+    }
+    done += got;
+  }
+  DWORD old = 0;
+  VirtualProtect(region->data, size, PAGE_READONLY, &old);
+  return Status::ok();
+}
+
+}  // namespace
+
+#endif  // _WIN32
+
+Status GgufFile::open(const std::string& path, std::unique_ptr<GgufFile>* out, const GgufOpenOptions& opts) {
+  out->reset();
+  OsFile fd;
+  LFM_RETURN_IF_ERROR(os_open(path, &fd));
+  const uint64_t size = fd.size;
   if (size == 0) {
-    ::close(fd);
+    os_close(&fd);
     return Status(StatusCode::kFormat, "[load] " + path + " is empty (0 bytes), not a GGUF file");
   }
   if (size > static_cast<uint64_t>(std::numeric_limits<size_t>::max())) {
-    ::close(fd);
+    os_close(&fd);
     return Status(StatusCode::kIo, "[load] " + path + " is too large to map in this process");
   }
   // The file is mapped at a 2 MiB-aligned address (file offset 0 there), so that page-cache
@@ -610,7 +748,7 @@ Status GgufFile::open(const std::string& path, std::unique_ptr<GgufFile>* out, c
   GgufFile::Region file_map;
   Status st_map = map_file(fd, static_cast<size_t>(size), &file_map);
   if (!st_map.is_ok()) {
-    ::close(fd);
+    os_close(&fd);
     return Status(st_map.code(), "[load] cannot map " + path + ": " + st_map.message());
   }
   std::unique_ptr<GgufFile> f(new GgufFile());
@@ -621,12 +759,12 @@ Status GgufFile::open(const std::string& path, std::unique_ptr<GgufFile>* out, c
     GgufParser parser(f.get(), file_map.data, size);
     Status st_parse = parser.parse();
     if (!st_parse.is_ok()) {
-      ::close(fd);
+      os_close(&fd);
       return st_parse;
     }
   }
   if (!opts.read_into_memory) {
-    ::close(fd);  // the mapping keeps the file referenced
+    os_close(&fd);  // the mapping keeps the file referenced
     populate(file_map.data, static_cast<size_t>(size));
     *out = std::move(f);
     return Status::ok();
@@ -636,7 +774,7 @@ Status GgufFile::open(const std::string& path, std::unique_ptr<GgufFile>* out, c
   // tensor pointers and metadata then refer to the copy) and drop the file mapping (f).
   GgufFile::Region mem;
   Status st_read = read_file(fd, static_cast<size_t>(size), &mem);
-  ::close(fd);
+  os_close(&fd);
   if (!st_read.is_ok()) return Status(st_read.code(), "[load] cannot read " + path + ": " + st_read.message());
   std::unique_ptr<GgufFile> g(new GgufFile());
   g->path_ = path;
@@ -649,9 +787,7 @@ Status GgufFile::open(const std::string& path, std::unique_ptr<GgufFile>* out, c
   return Status::ok();
 }
 
-GgufFile::~GgufFile() {
-  if (region_.base) ::munmap(region_.base, region_.length);
-}
+GgufFile::~GgufFile() { release(&region_); }
 
 const GgufValue* GgufFile::find(const std::string& key) const {
   auto it = kv_.find(key);

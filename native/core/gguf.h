@@ -63,9 +63,10 @@ struct GgufOpenOptions {
 class GgufFile {
  public:
   struct Region {
-    void* base = nullptr;     // what munmap releases
+    void* base = nullptr;     // what munmap (Windows: UnmapViewOfFile / VirtualFree) releases
     size_t length = 0;
-    uint8_t* data = nullptr;  // the file's first byte (2 MiB-aligned)
+    uint8_t* data = nullptr;  // the file's first byte (2 MiB-aligned on POSIX)
+    bool file_view = false;   // Windows: a view of the file (else allocated memory)
   };
 
   // Errors: kFileNotFound; kIo; kFormat (bad magic or version, truncated header or data, bad
