@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT
+// `lfm2 run`: one prompt, streamed continuation on stdout, token counts and speeds on stderr.
+import { LfmError } from "../errors.js";
+import type { Model } from "../model.js";
+import type { Sequence } from "../sequence.js";
+import type { GenerateOptions } from "../types.js";
+import { choiceArg, numberArg, parseCommand, positionalArgs, shortUsage, UsageError } from "./args.js";
+import { formatRate } from "./format.js";
+import { loadForCli } from "./load.js";
+
+/** LiquidAI's recommended sampling for LFM2 chat (the repetition penalty is not available yet). */
+export const RUN_DEFAULTS = { temperature: 0.1, topK: 50, topP: 0.95, minP: 0.05 } as const;
+
+export const RUN_HELP = `usage: lfm2 run MODEL.gguf -p PROMPT [options]
+
+Generates a reply to PROMPT and prints it to stdout as it streams; token counts and speeds go
+to stderr. The prompt is sent as one user turn of the LFM2 chat format, BOS first:
+  <|im_start|>user\\n{PROMPT}<|im_end|>\\n<|im_start|>assistant\\n
+Generation stops at an end-of-generation token, after -n tokens, when the context is full, or
+on Ctrl-C (the text so far stays; exit code 130).
+
+options:
+  -p, --prompt TEXT  the prompt (required)
+  -n, --max-tokens N most tokens to generate (default: until end of generation or full context)
+  --raw              evaluate the prompt text as it is (BOS first), without the chat format;
+                     control tokens written in it (<|im_start|>) are still recognised
+  --temp T           temperature, 0 = greedy (default ${RUN_DEFAULTS.temperature})
+  --top-k K          keep the K most likely tokens, 0 = off (default ${RUN_DEFAULTS.topK})
+  --top-p P          nucleus sampling, 1 = off (default ${RUN_DEFAULTS.topP})
+  --min-p P          drop tokens below P x the top probability, 0 = off (default ${RUN_DEFAULTS.minP})
+  --seed S           sampler seed, 0..4294967295 (default: random, printed with the stats)
+  --threads N        CPU threads (default: physical cores)
+  --ctx N            context size in tokens (default: min(4096, the model's context length))
+  --device D         auto | cpu | cuda (default auto: the GPU when one is usable)
+  --mmap             serve the weights from the file mapping instead of reading them in
+  -h, --help         this help
+
+Defaults follow LiquidAI's recommendation for LFM2 chat (temperature 0.1, top-k 50); their
+repetition penalty of 1.05 is not in the generate API yet and comes with the chat work.
+
+example:
+  lfm2 run LFM2-1.2B-Q4_0.gguf -p "What is C. elegans?" -n 200`;
+
+const USAGE = shortUsage(RUN_HELP, "run");
+
+/** The prompt as one user turn of the LFM2 chat template, ready for the assistant's reply. */
+export function chatPrompt(prompt: string): string {
+  return `<|im_start|>user\n${prompt}<|im_end|>\n<|im_start|>assistant\n`;
+}
+
+type StopReason = "end of generation" | "token limit" | "context full" | "interrupted" | "output closed";
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(
+    argv,
+    {
+      help: { type: "boolean", short: "h" },
+      prompt: { type: "string", short: "p" },
+      "max-tokens": { type: "string", short: "n" },
+      temp: { type: "string" },
+      "top-k": { type: "string" },
+      "top-p": { type: "string" },
+      "min-p": { type: "string" },
+      seed: { type: "string" },
+      threads: { type: "string" },
+      ctx: { type: "string" },
+      device: { type: "string" },
+      mmap: { type: "boolean" },
+      raw: { type: "boolean" },
+    },
+    USAGE,
+  );
+  if (values.help) {
+    console.log(RUN_HELP);
+    return 0;
+  }
+  const [path] = positionalArgs(positionals, ["MODEL"], USAGE) as [string];
+  const prompt = values.prompt;
+  if (prompt === undefined) throw new UsageError("missing -p PROMPT", USAGE);
+  const maxTokens = numberArg("-n", values["max-tokens"], USAGE, { min: 0, integer: true });
+  const temperature = numberArg("--temp", values.temp, USAGE, { min: 0, max: 100 }) ?? RUN_DEFAULTS.temperature;
+  const topK = numberArg("--top-k", values["top-k"], USAGE, { min: 0, integer: true }) ?? RUN_DEFAULTS.topK;
+  const topP = numberArg("--top-p", values["top-p"], USAGE, { min: 0, max: 1 }) ?? RUN_DEFAULTS.topP;
+  const minP = numberArg("--min-p", values["min-p"], USAGE, { min: 0, max: 1 }) ?? RUN_DEFAULTS.minP;
+  const seed = numberArg("--seed", values.seed, USAGE, { min: 0, max: 2 ** 32 - 1, integer: true }) ?? (Math.random() * 2 ** 32) >>> 0;
+  const threads = numberArg("--threads", values.threads, USAGE, { min: 1, max: 1024, integer: true });
+  const ctx = numberArg("--ctx", values.ctx, USAGE, { min: 1, integer: true });
+  const device = choiceArg("--device", values.device, ["auto", "cpu", "cuda"] as const, USAGE) ?? "auto";
+
+  // Ctrl-C: the first one stops the generation between two tokens (the text so far and the
+  // stats stay); a second one, or one while loading, ends the process at once.
+  const controller = new AbortController();
+  let generating = false;
+  const onSigint = () => {
+    if (generating && !controller.signal.aborted) {
+      controller.abort();
+      return;
+    }
+    process.stderr.write("\n");
+    process.exit(130);
+  };
+  process.on("SIGINT", onSigint);
+  // A reader that goes away (lfm2 run ... | head: EPIPE) ends the generation quietly.
+  let outputClosed = false;
+  process.stdout.on("error", () => {
+    outputClosed = true;
+    controller.abort();
+  });
+
+  let model: Model | undefined;
+  let seq: Sequence | undefined;
+  try {
+    ({ model } = await loadForCli(path, { device, useMmap: values.mmap ?? false, ...(threads !== undefined && { threads }) }, true));
+    if (ctx !== undefined && ctx > model.info.contextLength) {
+      throw new LfmError("ERR_LFM_INVALID_ARG", `--ctx ${ctx} exceeds the model's context length (${model.info.contextLength} tokens)`);
+    }
+    seq = model.createSequence(ctx !== undefined ? { contextSize: ctx } : undefined);
+    const tokens = model.tokenize(values.raw ? prompt : chatPrompt(prompt));
+    const options: GenerateOptions = { temperature, topK, topP, minP, seed, signal: controller.signal };
+    if (maxTokens !== undefined) options.maxTokens = maxTokens;
+
+    let generated = 0;
+    let lastChar = "\n";
+    const t0 = performance.now();
+    let tFirst: number | undefined;
+    let tLast = t0;
+    generating = true;
+    for await (const { text } of seq.generate(tokens, options)) {
+      tLast = performance.now();
+      tFirst ??= tLast;
+      generated++;
+      if (text && !outputClosed) {
+        process.stdout.write(text);
+        lastChar = text[text.length - 1]!;
+      }
+    }
+    generating = false;
+    const tEnd = performance.now();
+    const reason: StopReason = outputClosed
+      ? "output closed"
+      : controller.signal.aborted
+        ? "interrupted"
+        : maxTokens !== undefined && generated >= maxTokens
+          ? "token limit"
+          : seq.length >= seq.contextSize
+            ? "context full"
+            : "end of generation";
+    // On a terminal the stats start on a line of their own; piped output stays exactly the text.
+    if (process.stdout.isTTY && lastChar !== "\n" && !outputClosed) process.stdout.write("\n");
+    // Prefill: the prompt's evaluation and the first sample. Decode: one evaluation and sample
+    // between consecutive tokens.
+    const prefillSeconds = ((tFirst ?? tEnd) - t0) / 1000;
+    const decodeSeconds = (tLast - (tFirst ?? tLast)) / 1000;
+    const parts = [
+      `prompt ${tokens.length} tokens, ${formatRate(tokens.length, prefillSeconds)} t/s`,
+      `generated ${generated} token${generated === 1 ? "" : "s"}, ${formatRate(generated - 1, decodeSeconds)} t/s`,
+      `stopped: ${reason}`,
+    ];
+    if (temperature > 0) parts.push(`seed ${seed}`);
+    process.stderr.write(parts.join(" | ") + "\n");
+    return reason === "interrupted" ? 130 : 0;
+  } finally {
+    generating = false;
+    process.off("SIGINT", onSigint);
+    seq?.dispose();
+    model?.dispose();
+  }
+}
