@@ -9,44 +9,16 @@ import {
 import { LfmError } from "../../lib/errors.js";
 import { trainBpeVocab } from "../../lib/synthetic/bpe-train.js";
 import { detectEogIds, Tokenizer } from "../../lib/tokenizer.js";
+import { LFM2_CHAT_TEMPLATE as SYNTHETIC_CHAT_TEMPLATE } from "../../lib/synthetic/model.js";
 
 // --- Fixtures ---
 
 /**
  * The LFM2 chat template as lfm2-spec.md section 4 quotes it (the LFM2 tokenizer_config
- * "chat_template"; the GGUF's tokenizer.chat_template starts the same way).
+ * "chat_template"; the GGUF's tokenizer.chat_template starts the same way): the one the
+ * synthetic models carry.
  */
-const SPEC_TEMPLATE = `{{- bos_token -}}
-{%- set system_prompt = "" -%}
-{%- set ns = namespace(system_prompt="") -%}
-{%- if messages[0]["role"] == "system" -%}
-    {%- set ns.system_prompt = messages[0]["content"] -%}
-    {%- set messages = messages[1:] -%}
-{%- endif -%}
-{%- if tools -%}
-    {%- set ns.system_prompt = ns.system_prompt + ("\\n" if ns.system_prompt else "") + "List of tools: <|tool_list_start|>[" -%}
-    {%- for tool in tools -%}
-        {%- if tool is not string -%}{%- set tool = tool | tojson -%}{%- endif -%}
-        {%- set ns.system_prompt = ns.system_prompt + tool -%}
-        {%- if not loop.last -%}{%- set ns.system_prompt = ns.system_prompt + ", " -%}{%- endif -%}
-    {%- endfor -%}
-    {%- set ns.system_prompt = ns.system_prompt + "]<|tool_list_end|>" -%}
-{%- endif -%}
-{%- if ns.system_prompt -%}
-    {{- "<|im_start|>system\\n" + ns.system_prompt + "<|im_end|>\\n" -}}
-{%- endif -%}
-{%- for message in messages -%}
-    {{- "<|im_start|>" + message["role"] + "\\n" -}}
-    {%- set content = message["content"] -%}
-    {%- if content is not string -%}{%- set content = content | tojson -%}{%- endif -%}
-    {%- if message["role"] == "tool" -%}
-        {%- set content = "<|tool_response_start|>" + content + "<|tool_response_end|>" -%}
-    {%- endif -%}
-    {{- content + "<|im_end|>\\n" -}}
-{%- endfor -%}
-{%- if add_generation_prompt -%}
-    {{- "<|im_start|>assistant\\n" -}}
-{%- endif -%}`;
+const SPEC_TEMPLATE = SYNTHETIC_CHAT_TEMPLATE;
 
 /**
  * A template that renders assistant tool_calls itself, as JSON objects in the call list (the
