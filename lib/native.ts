@@ -42,7 +42,6 @@ export interface TensorInfo {
 }
 
 export interface NativeSequence {
-  evaluate(tokens: Int32Array, allLogits: boolean): Promise<Float32Array>;
   reset(): void;
   dispose(): void;
   readonly length: number;

@@ -276,7 +276,6 @@ export class BatchScheduler {
 
   /** Queues an evaluation of `seq`; resolves to its logits. */
   submit(seq: NativeSequence, tokens: Int32Array, all: boolean): Promise<Float32Array> {
-    if (typeof this.#model.evaluateBatch !== "function") return seq.evaluate(tokens, all); // a backend without batching
     return new Promise<Float32Array>((resolve, reject) => {
       this.#queue.push({ seq, tokens, all, resolve, reject });
       if (this.#state === "idle") this.#schedule();

@@ -288,74 +288,10 @@ Napi::Value ModelWrap::Disposed(const Napi::CallbackInfo& info) { return Napi::B
 
 // --- NativeSequence
 
-// Runs an evaluation on a worker thread, turning whatever it throws into a Status.
-template <typename F>
-Status guarded_evaluate(F&& run) {
-  try {
-    return run();
-  } catch (const std::bad_alloc&) {
-    return Status(StatusCode::kOutOfMemory, "[evaluate] out of memory for the logits");
-  } catch (const std::exception& e) {
-    return Status(StatusCode::kInternal, std::string("[evaluate] ") + e.what());
-  } catch (...) {
-    return Status(StatusCode::kInternal, "[evaluate] unknown failure");
-  }
-}
-
-class EvaluateWorker : public Napi::AsyncWorker {
- public:
-  EvaluateWorker(Napi::Env env, SequenceWrap* seq, std::vector<int32_t> tokens, bool all_logits)
-      : Napi::AsyncWorker(env, "lfm2:evaluate"), deferred_(Napi::Promise::Deferred::New(env)), seq_(seq),
-        model_(seq->model_), state_(seq->state_), tokens_(std::move(tokens)), all_logits_(all_logits) {
-    seq->Ref();  // keep the JS object alive until OnOK/OnError
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    status_ = guarded_evaluate([&] {
-      const int64_t V = model_->config().n_vocab;
-      logits_.resize(static_cast<size_t>((all_logits_ ? tokens_.size() : 1) * V));
-      const Status st = model_->forward(state_.get(), tokens_.data(), static_cast<int64_t>(tokens_.size()), all_logits_, logits_.data());
-      length_ = state_->n_past;
-      return st;
-    });
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    seq_->busy_ = false;
-    seq_->length_ = length_;
-    seq_->Unref();
-    if (!status_.is_ok()) {
-      deferred_.Reject(status_error(env, status_).Value());
-      return;
-    }
-    Napi::Float32Array out = Napi::Float32Array::New(env, logits_.size());
-    std::memcpy(out.Data(), logits_.data(), logits_.size() * sizeof(float));
-    deferred_.Resolve(out);
-  }
-
-  void OnError(const Napi::Error& e) override {
-    seq_->busy_ = false;
-    seq_->Unref();
-    deferred_.Reject(e.Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  SequenceWrap* seq_;
-  std::shared_ptr<Lfm2Model> model_;
-  std::shared_ptr<Lfm2State> state_;
-  std::vector<int32_t> tokens_;
-  bool all_logits_;
-  std::vector<float> logits_;
-  Status status_;
-  int64_t length_ = 0;
-};
-
-// Several sequences of one model in one forward_batch. Like EvaluateWorker, it holds the model
-// and every state (shared_ptr) and a reference to every sequence object, so that disposing a
-// sequence or the model while the batch runs frees nothing under the worker.
+// Evaluations of one or several sequences of one model, in one forward_batch (every evaluation
+// goes through here: lib/sequence.ts batches them). The worker holds the model and every state
+// (shared_ptr) and a reference to every sequence object, so that disposing a sequence or the
+// model while the batch runs frees nothing under it.
 class EvaluateBatchWorker : public Napi::AsyncWorker {
  public:
   struct Item {
@@ -377,7 +313,7 @@ class EvaluateBatchWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    status_ = guarded_evaluate([&] {
+    try {
       const int64_t V = model_->config().n_vocab;
       std::vector<Lfm2Model::BatchItem> batch(items_.size());
       for (size_t i = 0; i < items_.size(); i++) {
@@ -390,8 +326,14 @@ class EvaluateBatchWorker : public Napi::AsyncWorker {
         batch[i].all_logits = it.all_logits;
         batch[i].out = it.logits.data();
       }
-      return model_->forward_batch(batch.data(), static_cast<int>(batch.size()));
-    });
+      status_ = model_->forward_batch(batch.data(), static_cast<int>(batch.size()));
+    } catch (const std::bad_alloc&) {
+      status_ = Status(StatusCode::kOutOfMemory, "[evaluate] out of memory for the logits");
+    } catch (const std::exception& e) {
+      status_ = Status(StatusCode::kInternal, std::string("[evaluate] ") + e.what());
+    } catch (...) {
+      status_ = Status(StatusCode::kInternal, "[evaluate] unknown failure");
+    }
   }
 
   void OnOK() override {
@@ -471,7 +413,7 @@ Napi::Value ModelWrap::EvaluateBatch(const Napi::CallbackInfo& info) {
 
 Napi::Function SequenceWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeSequence",
-                     {InstanceMethod("evaluate", &SequenceWrap::Evaluate), InstanceMethod("reset", &SequenceWrap::Reset),
+                     {InstanceMethod("reset", &SequenceWrap::Reset),
                       InstanceMethod("dispose", &SequenceWrap::Dispose),
                       InstanceAccessor("length", &SequenceWrap::Length, nullptr),
                       InstanceAccessor("contextSize", &SequenceWrap::ContextSize, nullptr),
@@ -506,20 +448,6 @@ bool SequenceWrap::check_usable(Napi::Env env, const char* op) {
     return false;
   }
   return true;
-}
-
-Napi::Value SequenceWrap::Evaluate(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  LFM_NAPI_THROW_IF(info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsBoolean(), env,
-                    "evaluate(tokens: Int32Array, allLogits: boolean)");
-  if (!check_usable(env, "evaluate")) return env.Undefined();
-  Napi::Int32Array t = info[0].As<Napi::Int32Array>();
-  std::vector<int32_t> tokens(t.Data(), t.Data() + t.ElementLength());
-  busy_ = true;
-  auto* w = new EvaluateWorker(env, this, std::move(tokens), info[1].As<Napi::Boolean>().Value());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
 }
 
 Napi::Value SequenceWrap::Reset(const Napi::CallbackInfo& info) {

@@ -39,7 +39,6 @@ class SequenceWrap : public Napi::ObjectWrap<SequenceWrap> {
   static Napi::Function Define(Napi::Env env);
   explicit SequenceWrap(const Napi::CallbackInfo& info);  // info[0]: External<SequenceInit>
 
-  Napi::Value Evaluate(const Napi::CallbackInfo& info);
   Napi::Value Reset(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value Length(const Napi::CallbackInfo& info);
@@ -53,7 +52,6 @@ class SequenceWrap : public Napi::ObjectWrap<SequenceWrap> {
   };
 
  private:
-  friend class EvaluateWorker;
   friend class EvaluateBatchWorker;
   friend class ModelWrap;
   bool check_usable(Napi::Env env, const char* op);
