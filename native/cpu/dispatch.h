@@ -69,6 +69,10 @@ struct QuantActs {
   float* d;
   float* sum16;
   int64_t ld;
+  // The same activations from row t on (row t becomes row 0).
+  QuantActs from_row(int64_t t) const {
+    return {hi + t * ld, lo ? lo + t * ld : nullptr, d + t * (ld / 32), sum16 + t * (ld / 16), ld};
+  }
 };
 
 // The row stride (ld) of QuantActs for rows of n_cols columns.
@@ -80,9 +84,8 @@ struct QuantActsRow {
   const int8_t* lo;  // null for one 8-bit term
   const float* d;
   const float* sum16;
-  QuantActsRow(const QuantActs& x, int64_t t)
-      : hi(x.hi + t * x.ld), lo(x.lo ? x.lo + t * x.ld : nullptr), d(x.d + t * (x.ld / 32)),
-        sum16(x.sum16 + t * (x.ld / 16)) {}
+  QuantActsRow(const QuantActs& x, int64_t t) : QuantActsRow(x.from_row(t)) {}
+  explicit QuantActsRow(const QuantActs& r) : hi(r.hi), lo(r.lo), d(r.d), sum16(r.sum16) {}
   // The activation integer of column c: 256*hi + lo (two terms) or hi (one).
   int32_t q(int64_t c) const { return lo ? 256 * hi[c] + lo[c] : hi[c]; }
 };

@@ -559,9 +559,7 @@ void Lfm2Model::matmuls(const MatmulJob* jobs, int n_jobs) {
           const int64_t s1 = std::min(b, s0 + sub);
           for (int64_t t = 0; t < jb.n_tok; t++) {
             if (q.hi) {
-              const cpu::QuantActs qt{q.hi + t * q.ld, q.lo ? q.lo + t * q.ld : nullptr, q.d + t * (q.ld / 32),
-                                      q.sum16 + t * (q.ld / 16), q.ld};
-              k.matmul_q16[type](jb.y + t * jb.ldy, jb.ldy, jb.w->mat(jb.mat), rb, qt, jb.w->n_cols, 1, s0, s1);
+              k.matmul_q16[type](jb.y + t * jb.ldy, jb.ldy, jb.w->mat(jb.mat), rb, q.from_row(t), jb.w->n_cols, 1, s0, s1);
             } else {
               k.matmul[type](jb.y + t * jb.ldy, jb.ldy, jb.w->mat(jb.mat), rb, jb.x + t * jb.ldx, jb.ldx, jb.w->n_cols, 1, s0, s1);
             }
