@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // `lfm2 run`: one prompt, streamed continuation on stdout, token counts and speeds on stderr.
+import { renderChatPrompt } from "../chat/template.js";
 import { LfmError } from "../errors.js";
 import type { Model } from "../model.js";
 import type { Sequence } from "../sequence.js";
@@ -43,10 +44,6 @@ example:
 
 const USAGE = shortUsage(RUN_HELP, "run");
 
-/** The prompt as one user turn of the LFM2 chat template, ready for the assistant's reply. */
-export function chatPrompt(prompt: string): string {
-  return `<|im_start|>user\n${prompt}<|im_end|>\n<|im_start|>assistant\n`;
-}
 
 type StopReason = "end of generation" | "token limit" | "context full" | "interrupted" | "output closed";
 
@@ -115,7 +112,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       throw new LfmError("ERR_LFM_INVALID_ARG", `--ctx ${ctx} exceeds the model's context length (${model.info.contextLength} tokens)`);
     }
     seq = model.createSequence(ctx !== undefined ? { contextSize: ctx } : undefined);
-    const tokens = model.tokenize(values.raw ? prompt : chatPrompt(prompt));
+    // One user turn of the built-in LFM2 chat template, which starts with the BOS text itself.
+    const chat = values.raw ? undefined : renderChatPrompt([{ role: "user", content: prompt }]);
+    const tokens = chat ? model.tokenize(chat.text, { addBos: !chat.hasBos }) : model.tokenize(prompt);
     const options: GenerateOptions = { temperature, topK, topP, minP, seed, signal: controller.signal };
     if (maxTokens !== undefined) options.maxTokens = maxTokens;
 
