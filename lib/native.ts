@@ -47,6 +47,62 @@ export interface NativeSequence {
   readonly length: number;
   readonly contextSize: number;
   readonly stateBytes: number;
+  /** Copy of the short-convolution state: every conv layer's (L-1) x D rows, in layer order (f32). */
+  convState(): Float32Array;
+  /**
+   * Cuts the sequence back to `length` tokens (0 <= length <= current length) and replaces its
+   * conv state with `conv` (a convState() taken when the sequence had `length` tokens). KV rows
+   * past `length` are dropped (later evaluation overwrites them).
+   */
+  rewind(length: number, conv: Float32Array): void;
+  /**
+   * The whole state: conv state + K and V rows [0, length) of every attention layer, as opaque
+   * bytes (header with a format version and the model's shape, then f32 rows; layout in
+   * native/models/lfm2.h). Sized by length, not by the context. Runs on a worker thread.
+   */
+  exportState(): Promise<ArrayBuffer>;
+  /**
+   * Replaces the state with an exportState() buffer of a model of the same shape (CPU or GPU)
+   * and sets length. Rejects ERR_LFM_SHAPE_MISMATCH for another model shape, ERR_LFM_INVALID_ARG
+   * for a buffer that is not a state or is truncated, ERR_LFM_CONTEXT_OVERFLOW when longer than
+   * the context. Worker thread: leave the buffer unchanged until the promise settles.
+   */
+  importState(state: ArrayBuffer): Promise<void>;
+}
+
+/** Options of {@link NativeBinding.createSampler}; the addon checks them (ERR_LFM_INVALID_ARG). */
+export interface NativeSamplerOptions {
+  vocabSize: number;
+  /** <= 0: greedy (argmax after bias and penalties, ties -> lowest id). */
+  temperature: number;
+  /** 0 = all. */
+  topK: number;
+  /** 1 = off. */
+  topP: number;
+  /** 0 = off. */
+  minP: number;
+  /** 1 = off. */
+  repeatPenalty: number;
+  /** 0 = off. */
+  presencePenalty: number;
+  /** 0 = off. */
+  frequencyPenalty: number;
+  /** Window of recent tokens the penalties look at; 0 = penalties off. */
+  penaltyLastN: number;
+  /** Added to the logits; -Infinity bans a token. */
+  logitBias?: { ids: Int32Array; values: Float32Array } | undefined;
+  /** uint32. */
+  seed: number;
+}
+
+/** A native sampler (native/core/sampler.h): bias -> penalties -> greedy or top-k/top-p/min-p draw. */
+export interface NativeSampler {
+  /** Picks a token from one logits row (length vocabSize; the row is not modified). */
+  sample(logits: Float32Array): number;
+  /** Records tokens in the penalty window (oldest first); the window keeps the last penaltyLastN. */
+  accept(tokens: Int32Array): void;
+  /** Empties the penalty window (the random stream continues). */
+  clearHistory(): void;
 }
 
 export interface NativeModel {
@@ -71,6 +127,8 @@ export interface NativeBinding {
     options: { threads: number; useMmap: boolean; activations: ModelInfo["activations"]; device: "auto" | "cuda" | "cpu" },
   ): Promise<NativeModel>;
   runtimeInfo(): NativeRuntimeInfo;
+  /** A sampler with its own penalty window and random stream (xoshiro128**, as lib/util/random.ts). */
+  createSampler(opts: NativeSamplerOptions): NativeSampler;
   /** Test hook: kernel table for models loaded from now on ("" = default). Returns the ISA. */
   _setCpuIsa(isa: string): string;
   /** Test hook: runs one CPU kernel of one ISA on the given inputs. */

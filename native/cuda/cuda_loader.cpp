@@ -85,6 +85,8 @@ bool resolve_backend(void* lib, BackendApi* a) {
          resolve(lib, "lfm_cuda_model_bytes", &a->model_bytes) &&
          resolve(lib, "lfm_cuda_seq_create", &a->seq_create) && resolve(lib, "lfm_cuda_seq_free", &a->seq_free) &&
          resolve(lib, "lfm_cuda_seq_reset", &a->seq_reset) && resolve(lib, "lfm_cuda_seq_bytes", &a->seq_bytes) &&
+         resolve(lib, "lfm_cuda_seq_read_state", &a->seq_read_state) &&
+         resolve(lib, "lfm_cuda_seq_write_state", &a->seq_write_state) &&
          resolve(lib, "lfm_cuda_forward", &a->forward) && resolve(lib, "lfm_cuda_run_kernel", &a->run_kernel);
 }
 

@@ -26,6 +26,8 @@ struct BackendApi {
   void (*seq_free)(lfm_cuda_seq*);
   int (*seq_reset)(lfm_cuda_seq*, char*, size_t);
   uint64_t (*seq_bytes)(const lfm_cuda_seq*);
+  int (*seq_read_state)(lfm_cuda_seq*, int64_t, float*, float*, char*, size_t);
+  int (*seq_write_state)(lfm_cuda_seq*, int64_t, const float*, const float*, char*, size_t);
   int (*forward)(lfm_cuda_model*, int, lfm_cuda_seq* const*, const int64_t*, const int32_t*, const int32_t*, int,
                  const int32_t*, float*, const lfm_cuda_sampler*, int32_t*, char*, size_t);
   int (*run_kernel)(const lfm_cuda_kernel_call*, char*, size_t);

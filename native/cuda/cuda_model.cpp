@@ -25,6 +25,16 @@ Status CudaSeq::reset() {
   return backend_status(api_->seq_reset(s_, err, sizeof err), "cuda:reset", err);
 }
 
+Status CudaSeq::read_state(int64_t n_tokens, float* conv, float* kv) const {
+  char err[512] = {0};
+  return backend_status(api_->seq_read_state(s_, n_tokens, conv, kv, err, sizeof err), "cuda:state", err);
+}
+
+Status CudaSeq::write_state(int64_t n_tokens, const float* conv, const float* kv) {
+  char err[512] = {0};
+  return backend_status(api_->seq_write_state(s_, n_tokens, conv, kv, err, sizeof err), "cuda:state", err);
+}
+
 Status CudaModel::create(const Lfm2Config& cfg, const Lfm2Weights& w, int64_t max_batch_tokens,
                          std::unique_ptr<CudaModel>* out) {
   const BackendApi* api = backend();

@@ -25,6 +25,10 @@ class CudaSeq {
   lfm_cuda_seq* handle() const { return s_; }
   uint64_t bytes() const { return api_->seq_bytes(s_); }
   Status reset();
+  // The state to / from host memory in the exported layout (lfm2.h): the conv rows of every conv
+  // layer, and K then V rows [0, n_tokens) of every attention layer; a null pointer skips its part.
+  Status read_state(int64_t n_tokens, float* conv, float* kv) const;
+  Status write_state(int64_t n_tokens, const float* conv, const float* kv);
 
  private:
   const BackendApi* api_;

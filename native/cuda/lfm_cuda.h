@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct or a signature below changes; the loader refuses a mismatch. */
-#define LFM_CUDA_ABI_VERSION 1
+#define LFM_CUDA_ABI_VERSION 2
 
 typedef struct lfm_cuda_model lfm_cuda_model;
 typedef struct lfm_cuda_seq lfm_cuda_seq;
@@ -113,6 +113,18 @@ LFM_CUDA_API void lfm_cuda_seq_free(lfm_cuda_seq* seq);
 /* Zeroes the conv state (the KV cache needs nothing: positions restart at 0). */
 LFM_CUDA_API int lfm_cuda_seq_reset(lfm_cuda_seq* seq, char* err, size_t err_len);
 LFM_CUDA_API uint64_t lfm_cuda_seq_bytes(const lfm_cuda_seq* seq);
+
+/* A sequence's state to / from host memory, in the addon's exported layout (native/models/lfm2.h,
+ * above Lfm2State), so the same bytes serve the CPU and the GPU:
+ *   conv: every conv layer in layer order, [(conv_l - 1), n_embd] f32 each (row 0 the oldest);
+ *   kv:   every attention layer in layer order, K rows [0, n_tokens) then V rows [0, n_tokens),
+ *         [n_tokens, n_kv_heads * head_dim] f32 each.
+ * A NULL pointer skips its part. 0 <= n_tokens <= the sequence's n_ctx; the caller keeps
+ * forward passes of this sequence out meanwhile (passes of other sequences may run). */
+LFM_CUDA_API int lfm_cuda_seq_read_state(lfm_cuda_seq* seq, int64_t n_tokens, float* conv_out, float* kv_out,
+                                         char* err, size_t err_len);
+LFM_CUDA_API int lfm_cuda_seq_write_state(lfm_cuda_seq* seq, int64_t n_tokens, const float* conv, const float* kv,
+                                          char* err, size_t err_len);
 
 /* One forward pass over n_seq segments. Segment s appends n_tok[s] tokens (tokens concatenated
  * in segment order) to seqs[s] at positions pos0[s], pos0[s] + 1, ...; a sequence appears at most

@@ -123,6 +123,22 @@ struct Lfm2Weights {
 // KV cache: for each attention layer, k[l] and v[l] are [C][Hkv*Dh] f32 rows by position
 // (K after QK-norm and RoPE). f32 keeps the cache exact (llama.cpp defaults to f16).
 // On a model running on the GPU, conv / k / v stay empty and `gpu` holds the device buffers.
+//
+// Exported state (Lfm2Model::export_state; the same bytes on the CPU and the GPU), host byte
+// order (little-endian on every supported platform):
+//   offset  0  char[8]  "LFM2STAT"
+//           8  u32      format version (1)
+//          12  u32      header bytes (64)
+//          16  u64      shape fingerprint: FNV-1a 64 over the int64s n_layers, n_embd, conv_l,
+//                       head_dim, then n_kv_heads[l] of every layer (0 for conv layers)
+//          24  i64      n_layers
+//          32  i64      n_embd
+//          40  i64      conv_l
+//          48  i64      length (tokens, P)
+//          56  u64      payload bytes
+//          64  f32      conv state: every conv layer in layer order, [L-1, D] (row 0 the oldest)
+//              f32      then every attention layer in layer order: K rows [P, Hkv*Dh], then V rows
+// The conv part alone is what conv_state() copies. Sizes scale with P, not with the context.
 struct Lfm2State {
   Lfm2State();
   ~Lfm2State();
@@ -206,6 +222,24 @@ class Lfm2Model {
   // the last bits (measured and tested in test/model/batch.test.ts).
   // Thread-safe like forward() (forward() is a one-item forward_batch).
   Status forward_batch(const BatchItem* items, int n_items);
+
+  // --- sequence state (lfm2_state.cpp): the caller keeps evaluations of `st` out meanwhile.
+  // A conv-state copy: every conv layer's [L-1, D] rows, in layer order.
+  int64_t conv_state_floats() const;
+  Status conv_state(const Lfm2State& st, float* out) const;  // out[conv_state_floats()]
+  // Cuts st back to `length` tokens (0 <= length <= n_past) and sets its conv state to
+  // conv[n_conv] (a conv_state() copy taken at that length); K/V rows past `length` are left
+  // for later evaluations to overwrite. kInvalidArg, and nothing changed, for a length or a conv
+  // size out of place.
+  Status rewind(Lfm2State* st, int64_t length, const float* conv, int64_t n_conv) const;
+  // The exported state (layout above Lfm2State) of `length` tokens: its size, and the export of
+  // st (n_past tokens) into out[n] (n = state_export_bytes(st.n_past)).
+  size_t state_export_bytes(int64_t length) const;
+  Status export_state(const Lfm2State& st, uint8_t* out, size_t n) const;
+  // Replaces st with an exported state of a model of the same shape, checked before anything
+  // changes: kInvalidArg (not a state, another format version, truncated or inconsistent),
+  // kShapeMismatch (another model shape), kContextOverflow (longer than st's context).
+  Status import_state(Lfm2State* st, const uint8_t* data, size_t n) const;
 
  private:
   Lfm2Model() = default;

@@ -10,6 +10,7 @@
 #include "cuda_hooks.h"
 #include "kernel_hooks.h"
 #include "model_wrap.h"
+#include "sampler_wrap.h"
 
 namespace lfm::napi {
 namespace {
@@ -83,8 +84,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   d->isa_status = cpu::default_isa(&d->isa);
   d->model_ctor = Napi::Persistent(ModelWrap::Define(env));
   d->sequence_ctor = Napi::Persistent(SequenceWrap::Define(env));
+  d->sampler_ctor = Napi::Persistent(SamplerWrap::Define(env));
   env.SetInstanceData<AddonData>(d);
   exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
+  exports.Set("createSampler", Napi::Function::New(env, create_sampler, "createSampler"));
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo, "runtimeInfo"));
   exports.Set("_setCpuIsa", Napi::Function::New(env, SetCpuIsa, "_setCpuIsa"));
   RegisterKernelHooks(env, exports);

@@ -12,6 +12,7 @@ namespace lfm::napi {
 struct AddonData {
   Napi::FunctionReference model_ctor;
   Napi::FunctionReference sequence_ctor;
+  Napi::FunctionReference sampler_ctor;
   cpu::Isa isa = cpu::Isa::kScalar;  // kernel table for models loaded from now on
   Status isa_status;                 // non-OK when LFM2_CPU_ISA asked for something unusable
 };

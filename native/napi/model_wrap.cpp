@@ -11,6 +11,7 @@
 
 #include "addon.h"
 #include "convert.h"
+#include "promise_worker.h"
 
 namespace lfm::napi {
 
@@ -48,44 +49,26 @@ Napi::Value metadata_value(Napi::Env env, const GgufValue& v, size_t max_array) 
 
 // --- loading
 
-class LoadWorker : public Napi::AsyncWorker {
+class LoadWorker : public PromiseWorker {
  public:
   LoadWorker(Napi::Env env, std::string path, Lfm2LoadOptions opts, const Napi::FunctionReference& ctor)
-      : Napi::AsyncWorker(env, "lfm2:load"), deferred_(Napi::Promise::Deferred::New(env)),
-        path_(std::move(path)), opts_(opts), ctor_(ctor) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      std::unique_ptr<Lfm2Model> m;
-      status_ = Lfm2Model::load(path_, opts_, &m);
-      if (status_.is_ok()) model_ = std::shared_ptr<Lfm2Model>(std::move(m));
-    } catch (const std::exception& e) {
-      status_ = Status(StatusCode::kInternal, std::string("[load] ") + e.what());
-    } catch (...) {
-      status_ = Status(StatusCode::kInternal, "[load] unknown failure");
-    }
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!status_.is_ok()) {
-      deferred_.Reject(status_error(env, status_).Value());
-      return;
-    }
-    auto holder = Napi::External<std::shared_ptr<Lfm2Model>>::New(env, &model_);
-    deferred_.Resolve(ctor_.New({holder}));
-  }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+      : PromiseWorker(env, "lfm2:load", "load"), path_(std::move(path)), opts_(opts), ctor_(ctor) {}
 
  private:
-  Napi::Promise::Deferred deferred_;
+  Status Run() override {
+    std::unique_ptr<Lfm2Model> m;
+    LFM_RETURN_IF_ERROR(Lfm2Model::load(path_, opts_, &m));
+    model_ = std::shared_ptr<Lfm2Model>(std::move(m));
+    return Status::ok();
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    return ctor_.New({Napi::External<std::shared_ptr<Lfm2Model>>::New(env, &model_)});
+  }
+
   std::string path_;
   Lfm2LoadOptions opts_;
   const Napi::FunctionReference& ctor_;
-  Status status_;
   std::shared_ptr<Lfm2Model> model_;
 };
 
@@ -106,10 +89,7 @@ Napi::Value load_model(const Napi::CallbackInfo& info, const Napi::FunctionRefer
                               ? o.Get("activations").As<Napi::String>().Utf8Value() : "q16";
   opts.activations = act == "f32" ? Lfm2LoadOptions::Activations::kF32
                      : act == "q8" ? Lfm2LoadOptions::Activations::kQ8 : Lfm2LoadOptions::Activations::kQ16;
-  auto* w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), opts, model_ctor);
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return (new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), opts, model_ctor))->Start();
 }
 
 // --- NativeModel
@@ -292,7 +272,7 @@ Napi::Value ModelWrap::Disposed(const Napi::CallbackInfo& info) { return Napi::B
 // goes through here: lib/sequence.ts batches them). The worker holds the model and every state
 // (shared_ptr) and a reference to every sequence object, so that disposing a sequence or the
 // model while the batch runs frees nothing under it.
-class EvaluateBatchWorker : public Napi::AsyncWorker {
+class EvaluateBatchWorker : public PromiseWorker {
  public:
   struct Item {
     SequenceWrap* seq;
@@ -303,46 +283,31 @@ class EvaluateBatchWorker : public Napi::AsyncWorker {
   };
 
   EvaluateBatchWorker(Napi::Env env, std::shared_ptr<Lfm2Model> model, std::vector<Item> items)
-      : Napi::AsyncWorker(env, "lfm2:evaluateBatch"), deferred_(Napi::Promise::Deferred::New(env)),
-        model_(std::move(model)), items_(std::move(items)) {
+      : PromiseWorker(env, "lfm2:evaluateBatch", "evaluate"), model_(std::move(model)), items_(std::move(items)) {
     for (Item& it : items_) {
       it.seq->busy_ = true;
-      it.seq->Ref();  // keep the JS object alive until OnOK/OnError
-    }
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      const int64_t V = model_->config().n_vocab;
-      std::vector<Lfm2Model::BatchItem> batch(items_.size());
-      for (size_t i = 0; i < items_.size(); i++) {
-        Item& it = items_[i];
-        const int64_t n = static_cast<int64_t>(it.tokens.size());
-        it.logits.resize(static_cast<size_t>((it.all_logits ? n : 1) * V));
-        batch[i].st = it.state.get();
-        batch[i].tokens = it.tokens.data();
-        batch[i].n_tok = n;
-        batch[i].all_logits = it.all_logits;
-        batch[i].out = it.logits.data();
-      }
-      status_ = model_->forward_batch(batch.data(), static_cast<int>(batch.size()));
-    } catch (const std::bad_alloc&) {
-      status_ = Status(StatusCode::kOutOfMemory, "[evaluate] out of memory for the logits");
-    } catch (const std::exception& e) {
-      status_ = Status(StatusCode::kInternal, std::string("[evaluate] ") + e.what());
-    } catch (...) {
-      status_ = Status(StatusCode::kInternal, "[evaluate] unknown failure");
+      it.seq->Ref();  // keep the JS object alive until the promise settles
     }
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    release();
-    if (!status_.is_ok()) {
-      deferred_.Reject(status_error(env, status_).Value());
-      return;
+ private:
+  Status Run() override {
+    const int64_t V = model_->config().n_vocab;
+    std::vector<Lfm2Model::BatchItem> batch(items_.size());
+    for (size_t i = 0; i < items_.size(); i++) {
+      Item& it = items_[i];
+      const int64_t n = static_cast<int64_t>(it.tokens.size());
+      it.logits.resize(static_cast<size_t>((it.all_logits ? n : 1) * V));
+      batch[i].st = it.state.get();
+      batch[i].tokens = it.tokens.data();
+      batch[i].n_tok = n;
+      batch[i].all_logits = it.all_logits;
+      batch[i].out = it.logits.data();
     }
+    return model_->forward_batch(batch.data(), static_cast<int>(batch.size()));
+  }
+
+  Napi::Value Result(Napi::Env env) override {
     Napi::Array out = Napi::Array::New(env, items_.size());
     for (size_t i = 0; i < items_.size(); i++) {
       const std::vector<float>& l = items_[i].logits;
@@ -350,16 +315,10 @@ class EvaluateBatchWorker : public Napi::AsyncWorker {
       std::memcpy(a.Data(), l.data(), l.size() * sizeof(float));
       out.Set(static_cast<uint32_t>(i), a);
     }
-    deferred_.Resolve(out);
+    return out;
   }
 
-  void OnError(const Napi::Error& e) override {
-    release();
-    deferred_.Reject(e.Value());
-  }
-
- private:
-  void release() {
+  void Release() override {
     for (Item& it : items_) {
       it.seq->busy_ = false;
       it.seq->length_ = it.state->n_past;
@@ -367,10 +326,8 @@ class EvaluateBatchWorker : public Napi::AsyncWorker {
     }
   }
 
-  Napi::Promise::Deferred deferred_;
   std::shared_ptr<Lfm2Model> model_;
   std::vector<Item> items_;
-  Status status_;
 };
 
 Napi::Value ModelWrap::EvaluateBatch(const Napi::CallbackInfo& info) {
@@ -405,16 +362,17 @@ Napi::Value ModelWrap::EvaluateBatch(const Napi::CallbackInfo& info) {
     items.push_back({seq, seq->state_, std::vector<int32_t>(t.Data(), t.Data() + t.ElementLength()),
                      lv.As<Napi::Boolean>().Value(), {}});
   }
-  auto* w = new EvaluateBatchWorker(env, model_, std::move(items));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return (new EvaluateBatchWorker(env, model_, std::move(items)))->Start();
 }
 
 Napi::Function SequenceWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeSequence",
                      {InstanceMethod("reset", &SequenceWrap::Reset),
                       InstanceMethod("dispose", &SequenceWrap::Dispose),
+                      InstanceMethod("convState", &SequenceWrap::ConvState),
+                      InstanceMethod("rewind", &SequenceWrap::Rewind),
+                      InstanceMethod("exportState", &SequenceWrap::ExportState),
+                      InstanceMethod("importState", &SequenceWrap::ImportState),
                       InstanceAccessor("length", &SequenceWrap::Length, nullptr),
                       InstanceAccessor("contextSize", &SequenceWrap::ContextSize, nullptr),
                       InstanceAccessor("stateBytes", &SequenceWrap::StateBytes, nullptr)});
@@ -443,7 +401,7 @@ bool SequenceWrap::check_usable(Napi::Env env, const char* op) {
     return false;
   }
   if (busy_) {
-    code_error(env, StatusCode::kInvalidArg, std::string("[") + op + "] an evaluation of this sequence is already running")
+    code_error(env, StatusCode::kInvalidArg, std::string("[") + op + "] the sequence is busy: an evaluation or a state operation of it is running")
         .ThrowAsJavaScriptException();
     return false;
   }

@@ -44,6 +44,12 @@ class SequenceWrap : public Napi::ObjectWrap<SequenceWrap> {
   Napi::Value Length(const Napi::CallbackInfo& info);
   Napi::Value ContextSize(const Napi::CallbackInfo& info);
   Napi::Value StateBytes(const Napi::CallbackInfo& info);
+  // convState(): Float32Array; rewind(length, conv: Float32Array): void (synchronous, small).
+  Napi::Value ConvState(const Napi::CallbackInfo& info);
+  Napi::Value Rewind(const Napi::CallbackInfo& info);
+  // exportState(): Promise<ArrayBuffer>; importState(state: ArrayBuffer): Promise<void> (worker thread).
+  Napi::Value ExportState(const Napi::CallbackInfo& info);
+  Napi::Value ImportState(const Napi::CallbackInfo& info);
 
   struct Init {
     std::shared_ptr<Lfm2Model> model;
@@ -53,6 +59,7 @@ class SequenceWrap : public Napi::ObjectWrap<SequenceWrap> {
 
  private:
   friend class EvaluateBatchWorker;
+  friend class StateWorker;
   friend class ModelWrap;
   bool check_usable(Napi::Env env, const char* op);
   std::shared_ptr<Lfm2Model> model_;

@@ -3,7 +3,7 @@
 // (test/fixtures/fake-cuda, compiled here with the system C compiler; skipped without one).
 // Each case runs in a child process, since the probe runs once per process.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel, runtimeInfo } from "../../lib/index.js";
@@ -14,6 +14,10 @@ const hasCc = spawnSync("cc", ["--version"], { stdio: "ignore" }).status === 0;
 /** The real backend, where `npm run build:cuda` has built it (CI does when nvcc is installed). */
 const builtBackend = join(import.meta.dirname, "../../build-cuda/liblfm2_cuda.so");
 const linux = process.platform === "linux";
+/** The interface version the addon was built for (native/cuda/lfm_cuda.h). */
+const ABI_VERSION = Number(
+  /#define LFM_CUDA_ABI_VERSION (\d+)/.exec(readFileSync(join(import.meta.dirname, "../../native/cuda/lfm_cuda.h"), "utf8"))![1],
+);
 
 /** Runs `code` (an ES module body using the built package) in a child with `env`; returns its JSON output. */
 function child(code: string, env: Record<string, string>): unknown {
@@ -68,15 +72,18 @@ describe("runtimeInfo().cuda on this machine", () => {
 describe.skipIf(!hasCc || !linux)("the probe's paths, with a stand-in driver and backend", () => {
   let dir = "";
   let backend = "";
+  let stateless = "";
   beforeAll(() => {
     dir = scratchDir();
     const src = join(import.meta.dirname, "../fixtures/fake-cuda");
     backend = join(dir, "liblfm2_cuda.so");
-    for (const [out, file] of [
-      [join(dir, "libcuda.so.1"), "fake_driver.c"],
-      [backend, "fake_backend.c"],
+    stateless = join(dir, "liblfm2_cuda_stateless.so");
+    for (const [out, file, flags] of [
+      [join(dir, "libcuda.so.1"), "fake_driver.c", []],
+      [backend, "fake_backend.c", []],
+      [stateless, "fake_backend.c", ["-DFAKE_WITHOUT_STATE"]],
     ] as const) {
-      const r = spawnSync("cc", ["-shared", "-fPIC", "-o", out, join(src, file)], { encoding: "utf8" });
+      const r = spawnSync("cc", ["-shared", "-fPIC", ...flags, "-o", out, join(src, file)], { encoding: "utf8" });
       expect(r.status, r.stderr).toBe(0);
     }
   });
@@ -103,7 +110,17 @@ describe.skipIf(!hasCc || !linux)("the probe's paths, with a stand-in driver and
   it("a backend built for another interface version is refused", () => {
     const c = child(INFO, env({ FAKE_ABI: "999" })) as { available: boolean; reason: string };
     expect(c.available).toBe(false);
-    expect(c.reason).toContain("interface version 999, expected 1");
+    expect(c.reason).toContain(`interface version 999, expected ${ABI_VERSION}`);
+    // The previous version (whose library lacks this one's entry points) is refused too.
+    const old = child(INFO, env({ FAKE_ABI: String(ABI_VERSION - 1) })) as { available: boolean; reason: string };
+    expect(old.available).toBe(false);
+    expect(old.reason).toContain(`interface version ${ABI_VERSION - 1}, expected ${ABI_VERSION}`);
+  });
+
+  it("a backend without every entry point of the interface (the sequence state ones) is refused", () => {
+    const c = child(INFO, env({ LFM2_CUDA_BACKEND: stateless })) as { available: boolean; reason: string };
+    expect(c.available).toBe(false);
+    expect(c.reason).toContain(`${stateless}: missing lfm_cuda_* symbols`);
   });
 
   it("a device and a backend: available, with the device's name, compute capability and memory", () => {

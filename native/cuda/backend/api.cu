@@ -520,6 +520,40 @@ LFM_CUDA_API int lfm_cuda_seq_reset(lfm_cuda_seq* seq, char* err, size_t err_len
 
 LFM_CUDA_API uint64_t lfm_cuda_seq_bytes(const lfm_cuda_seq* seq) { return seq ? seq->mem.bytes : 0; }
 
+// Host <-> device copies of a sequence's state in the exported layout (lfm_cuda.h), one layer
+// buffer at a time on the model's stream, under the model's lock (passes of other sequences).
+static int lfm_cuda_seq_copy_state(lfm_cuda_seq* seq, int64_t n_tokens, float* conv, float* kv, bool to_host,
+                                   char* err, size_t err_len) {
+  if (!seq || n_tokens < 0 || n_tokens > seq->n_ctx) {
+    set_err(err, err_len, "invalid sequence state copy (" + std::to_string(n_tokens) + " tokens)");
+    return code_of(StatusCode::kInvalidArg);
+  }
+  lfm_cuda_model* m = seq->model;
+  std::lock_guard<std::mutex> lock(m->mu);
+  LFM_CU(cudaSetDevice(m->device), "cudaSetDevice");
+  const cudaMemcpyKind kind = to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice;
+  // Copies `bytes` between a device buffer and the host cursor `*host`, then advances it.
+  auto copy = [&](float* dev, float*& host, size_t bytes) {
+    const cudaError_t e = to_host ? cudaMemcpyAsync(host, dev, bytes, kind, m->stream)
+                                  : cudaMemcpyAsync(dev, host, bytes, kind, m->stream);
+    host += bytes / sizeof(float);
+    return e;
+  };
+  const lfm_cuda_model_desc& c = m->cfg;
+  for (int64_t il = 0; il < c.n_layers; il++) {
+    const Layer& l = m->layers[il];
+    if (!l.attention) {
+      if (conv) LFM_CU(copy(seq->conv[il], conv, seq->conv_bytes), "copying the conv state");
+    } else if (kv && n_tokens > 0) {
+      const size_t bytes = static_cast<size_t>(n_tokens * l.n_kv_heads * c.head_dim) * sizeof(float);
+      LFM_CU(copy(seq->k[il], kv, bytes), "copying the K cache");
+      LFM_CU(copy(seq->v[il], kv, bytes), "copying the V cache");
+    }
+  }
+  LFM_CU(cudaStreamSynchronize(m->stream), "copying the sequence state");
+  return 0;
+}
+
 static int lfm_cuda_forward_impl(lfm_cuda_model* m, int n_seq, lfm_cuda_seq* const* seqs, const int64_t* pos0,
                                   const int32_t* n_tok, const int32_t* tokens, int n_out, const int32_t* out_rows,
                                   float* logits_host, const lfm_cuda_sampler* samplers_host, int32_t* tokens_out_host,
@@ -717,6 +751,19 @@ LFM_CUDA_API int lfm_cuda_forward(lfm_cuda_model* m, int n_seq, lfm_cuda_seq* co
   return guarded(err, err_len, [&] {
     return lfm_cuda_forward_impl(m, n_seq, seqs, pos0, n_tok, tokens, n_out, out_rows, logits_host, samplers_host,
                                  tokens_out_host, err, err_len);
+  });
+}
+
+LFM_CUDA_API int lfm_cuda_seq_read_state(lfm_cuda_seq* seq, int64_t n_tokens, float* conv_out, float* kv_out,
+                                         char* err, size_t err_len) {
+  return guarded(err, err_len, [&] { return lfm_cuda_seq_copy_state(seq, n_tokens, conv_out, kv_out, true, err, err_len); });
+}
+
+// The host buffers are only read (host -> device): the const is dropped for the shared walk.
+LFM_CUDA_API int lfm_cuda_seq_write_state(lfm_cuda_seq* seq, int64_t n_tokens, const float* conv, const float* kv,
+                                          char* err, size_t err_len) {
+  return guarded(err, err_len, [&] {
+    return lfm_cuda_seq_copy_state(seq, n_tokens, const_cast<float*>(conv), const_cast<float*>(kv), false, err, err_len);
   });
 }
 
