@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
-// The `lfm2` command. Subcommands: run, info, tokenize (lib/cli/) and bench (chat comes with
-// the chat API). Exit codes: 0 done, 1 an engine error (LfmError: "lfm2: ERR_LFM_...: message"),
-// 2 bad usage (one line and the command's usage), 130 interrupted by Ctrl-C.
+// The `lfm2` command. Subcommands: chat, run, info, tokenize (lib/cli/) and bench. Exit codes:
+// 0 done, 1 an engine error (LfmError: "lfm2: ERR_LFM_...: message"), 2 bad usage (one line
+// and the command's usage), 130 interrupted by Ctrl-C.
 import { bench, formatBench, syntheticBenchModel, type BenchOptions } from "./bench.js";
 import { parseCommand, shortUsage, UsageError } from "./cli/args.js";
+import { chatCommand } from "./cli/chat.js";
 import { infoCommand } from "./cli/info.js";
 import { runCommand } from "./cli/run.js";
 import { tokenizeCommand } from "./cli/tokenize.js";
@@ -14,6 +15,8 @@ import { PRESETS, type WeightType } from "./synthetic/model.js";
 const HELP = `usage: lfm2 <command> [options]
 
 commands:
+  chat MODEL.gguf            a conversation in the terminal: replies stream as they are generated,
+                             each turn evaluates only the new text; /help at the prompt for commands
   run MODEL.gguf -p PROMPT   generate a reply to a prompt, streamed to stdout, speeds on stderr
   info MODEL.gguf            shape, layer pattern, experts, tensor types and memory of a model
   tokenize MODEL.gguf TEXT   token ids and pieces of a text
@@ -24,6 +27,7 @@ commands:
 run "lfm2 <command> --help" for the options of a command
 
 examples:
+  lfm2 chat LFM2-1.2B-Q4_0.gguf --system "You are a terse assistant."
   lfm2 run LFM2-1.2B-Q4_0.gguf -p "What is C. elegans?"
   lfm2 info LFM2-8B-A1B-Q4_0.gguf --ctx 32768
   lfm2 tokenize LFM2-1.2B-Q4_0.gguf "Hello world"`;
@@ -109,6 +113,7 @@ async function benchCommand(argv: string[]): Promise<void> {
 }
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  chat: chatCommand,
   run: runCommand,
   info: infoCommand,
   tokenize: tokenizeCommand,

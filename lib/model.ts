@@ -3,7 +3,9 @@
 import { access } from "node:fs/promises";
 import { LfmError, wrapNativeError } from "./errors.js";
 import { native, type NativeModel, type TensorInfo } from "./native.js";
-import { BatchScheduler, Sequence, type BatchStats } from "./sequence.js";
+import { BatchScheduler, type BatchStats } from "./batch.js";
+import { ChatSession, type ChatSessionOptions } from "./chat/session.js";
+import { Sequence } from "./sequence.js";
 import { Tokenizer } from "./tokenizer.js";
 import type { LoadModelOptions, ModelInfo, SequenceOptions, TokenizeOptions } from "./types.js";
 import { boolOption, checkOptions, intOption, invalidParameterError, oneOf, tokenArray } from "./validate.js";
@@ -190,6 +192,19 @@ export class Model {
     const seq = new Sequence(this, handle, this.#scheduler, () => this.#sequences.delete(seq));
     this.#sequences.add(seq);
     return seq;
+  }
+
+  /**
+   * A conversation over a new sequence of this model ({@link ChatSession}): the prompt is the
+   * GGUF's chat template (or the built-in LFM2 one), each turn evaluates only new tokens, and
+   * tool calls are parsed and answered.
+   * @example
+   * const chat = model.createChat({ systemPrompt: "You are a helpful assistant." });
+   * const { text } = await chat.send("What is C. elegans?", { onText: (t) => process.stdout.write(t) });
+   */
+  createChat(options?: ChatSessionOptions): ChatSession {
+    this.#check("createChat");
+    return new ChatSession(this, options);
   }
 
   /** Frees the model and every sequence created from it. Later calls throw ERR_LFM_DISPOSED. */

@@ -1,87 +1,108 @@
 // SPDX-License-Identifier: MIT
-// Token sampling over a logits row: greedy, or temperature -> top-k -> top-p -> min-p -> draw.
-import { MinHeap } from "./util/heap.js";
+// Sampling options: validation, defaults, and the native sampler they configure. The sampler
+// itself (logit bias -> penalties -> greedy, or top-k -> softmax at the temperature -> top-p ->
+// min-p -> seeded draw) runs in the addon (native/core/sampler.cpp).
+import { LfmError, wrapNativeError } from "./errors.js";
+import { native, type NativeSampler, type NativeSamplerOptions } from "./native.js";
+import type { Tokenizer } from "./tokenizer.js";
+import { TokenType } from "./tokenizer.js";
+import type { SamplingOptions } from "./types.js";
+import { intOption, invalidParameterError, isObject, numberOption } from "./validate.js";
 
-export { createRng } from "./util/random.js";
+/** The option names of {@link SamplingOptions}. */
+export const SAMPLING_OPTIONS = [
+  "temperature", "topK", "topP", "minP", "repeatPenalty", "presencePenalty", "frequencyPenalty",
+  "penaltyLastN", "logitBias", "seed",
+] as const;
 
-export interface SamplerOptions {
-  /** 0 = greedy (argmax). */
-  temperature: number;
-  /** Keep the k most likely tokens; 0 = no limit. */
-  topK: number;
-  /** Keep the smallest set of tokens whose probability sums to at least topP; 1 = no limit. */
-  topP: number;
-  /** Drop tokens whose probability is below minP times the most likely one; 0 = no limit. */
-  minP: number;
+/** Every sampling setting, resolved (the native sampler's options but the vocabulary size). */
+export type SamplerSettings = Omit<NativeSamplerOptions, "vocabSize" | "logitBias"> & {
+  logitBias: NativeSamplerOptions["logitBias"];
+};
+
+export type SamplingDefaults = Omit<SamplerSettings, "logitBias" | "seed">;
+
+/** Defaults of Sequence.generate (llama.cpp's, no penalties). */
+export const GENERATE_DEFAULTS: SamplingDefaults = {
+  temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05,
+  repeatPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, penaltyLastN: 64,
+};
+
+/** LiquidAI's recommended sampling for LFM2 chat: temperature 0.1, top-k 50, repetition penalty 1.05. */
+export const CHAT_DEFAULTS: SamplingDefaults = {
+  temperature: 0.1, topK: 50, topP: 1, minP: 0,
+  repeatPenalty: 1.05, presencePenalty: 0, frequencyPenalty: 0, penaltyLastN: 64,
+};
+
+/** A random seed in [0, 2^32). */
+export function randomSeed(): number {
+  return (Math.random() * 2 ** 32) >>> 0;
 }
 
-/** Index of the largest logit (the lowest index on ties). */
-export function argmax(logits: Float32Array): number {
-  let best = 0;
-  let bestValue = logits[0]!;
-  for (let i = 1; i < logits.length; i++) {
-    const v = logits[i]!;
-    if (v > bestValue) {
-      bestValue = v;
-      best = i;
+/** Validates the sampling fields of `o` (an options object already key-checked) over `defaults`. */
+export function resolveSampling(o: Record<string, unknown>, defaults: SamplingDefaults, vocabSize: number): SamplerSettings {
+  const num = (key: keyof SamplingDefaults, min: number, max: number) =>
+    o[key] === undefined ? defaults[key] : numberOption(key, o[key], min, max);
+  const int = (key: keyof SamplingDefaults, min: number, max?: number) =>
+    o[key] === undefined ? defaults[key] : intOption(key, o[key], min, max);
+  return {
+    temperature: num("temperature", 0, 100),
+    topK: int("topK", 0),
+    topP: num("topP", 0, 1),
+    minP: num("minP", 0, 1),
+    repeatPenalty: num("repeatPenalty", 1e-3, 100),
+    presencePenalty: num("presencePenalty", -100, 100),
+    frequencyPenalty: num("frequencyPenalty", -100, 100),
+    penaltyLastN: int("penaltyLastN", 0, 1 << 20),
+    logitBias: parseLogitBias(o.logitBias, vocabSize),
+    seed: o.seed === undefined ? randomSeed() : intOption("seed", o.seed, 0, 2 ** 32 - 1),
+  };
+}
+
+/**
+ * `{tokenId: bias}` (an object or a Map): added to the logits before anything else;
+ * `-Infinity` bans a token.
+ */
+function parseLogitBias(v: unknown, vocabSize: number): SamplerSettings["logitBias"] {
+  if (v === undefined) return undefined;
+  let entries: [unknown, unknown][];
+  if (v instanceof Map) entries = [...v.entries()];
+  else if (isObject(v)) entries = Object.entries(v);
+  else throw invalidParameterError("logitBias", "an object or a Map of token id -> bias", v);
+  const ids = new Int32Array(entries.length);
+  const values = new Float32Array(entries.length);
+  entries.forEach(([k, b], i) => {
+    const id = typeof k === "string" && /^\d+$/.test(k) ? Number(k) : k;
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
+      throw new LfmError("ERR_LFM_TOKEN_RANGE", `logitBias: token id ${String(k)} is out of range (vocabulary has ${vocabSize} tokens)`);
     }
-  }
-  return best;
-}
-
-/** Indices of the k largest values, largest first (ties: lower index first). */
-function topKIndices(logits: Float32Array, k: number): number[] {
-  if (k >= logits.length) {
-    return Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
-  }
-  // Min-heap of size k over (value, index): O(V log k). The root is the weakest kept token.
-  const less = (i: number, j: number) => logits[i]! < logits[j]! || (logits[i] === logits[j] && i > j);
-  const heap = new MinHeap<number>(less);
-  for (let i = 0; i < logits.length; i++) {
-    if (heap.size < k) heap.push(i);
-    else if (less(heap.peek()!, i)) heap.replaceTop(i);
-  }
-  return heap.items.sort((a, b) => logits[b]! - logits[a]! || a - b);
-}
-
-/** Picks the next token from one logits row. */
-export function sampleToken(logits: Float32Array, opts: SamplerOptions, rng: () => number): number {
-  if (opts.temperature <= 0) return argmax(logits);
-  const k = opts.topK > 0 ? Math.min(opts.topK, logits.length) : logits.length;
-  const cand = topKIndices(logits, k);
-  // Softmax over the candidates at the given temperature (candidates are sorted descending).
-  const maxLogit = logits[cand[0]!]!;
-  const probs = new Float64Array(cand.length);
-  let sum = 0;
-  for (let i = 0; i < cand.length; i++) {
-    probs[i] = Math.exp((logits[cand[i]!]! - maxLogit) / opts.temperature);
-    sum += probs[i]!;
-  }
-  let n = cand.length;
-  // top-p: the smallest prefix reaching topP of the mass.
-  if (opts.topP < 1) {
-    let acc = 0;
-    for (let i = 0; i < n; i++) {
-      acc += probs[i]! / sum;
-      if (acc >= opts.topP) {
-        n = i + 1;
-        break;
-      }
+    if (typeof b !== "number" || Number.isNaN(b) || b === Infinity) {
+      throw invalidParameterError(`logitBias[${id}]`, "a finite number or -Infinity", b);
     }
+    ids[i] = id;
+    values[i] = b;
+  });
+  return { ids, values };
+}
+
+/** A native sampler for `settings`, its penalty window primed with the end of `history`. */
+export function createSampler(settings: SamplerSettings, vocabSize: number, tokenizer: Tokenizer, history: readonly number[]): NativeSampler {
+  let sampler: NativeSampler;
+  try {
+    const { logitBias, ...rest } = settings;
+    sampler = native().createSampler({ ...rest, vocabSize, ...(logitBias && { logitBias }) });
+  } catch (err) {
+    throw wrapNativeError(err);
   }
-  // min-p: relative to the most likely candidate (probs[0] is the largest, = 1 before scaling).
-  if (opts.minP > 0) {
-    const floor = opts.minP * probs[0]!;
-    let m = 1;
-    while (m < n && probs[m]! >= floor) m++;
-    n = m;
+  const n = settings.penaltyLastN;
+  if (n > 0 && history.length > 0) {
+    const recent = penaltyTokens(history.slice(-n), tokenizer);
+    if (recent.length > 0) sampler.accept(recent);
   }
-  let total = 0;
-  for (let i = 0; i < n; i++) total += probs[i]!;
-  let r = rng() * total;
-  for (let i = 0; i < n; i++) {
-    r -= probs[i]!;
-    if (r < 0) return cand[i]!;
-  }
-  return cand[n - 1]!;
+  return sampler;
+}
+
+/** The tokens penalties may look at: control tokens (chat markup, BOS, EOG) are never penalised. */
+export function penaltyTokens(tokens: readonly number[], tokenizer: Tokenizer): Int32Array {
+  return Int32Array.from(tokens.filter((t) => tokenizer.tokenType(t) !== TokenType.CONTROL));
 }

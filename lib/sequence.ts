@@ -1,13 +1,43 @@
 // SPDX-License-Identifier: MIT
-// Sequence: one token stream (KV cache + conv state) of a model; evaluation and generation.
+// Sequence: one token stream (KV cache + conv state) of a model; evaluation, generation,
+// checkpoints and state files.
+import type { BatchScheduler } from "./batch.js";
 import { LfmError, wrapNativeError } from "./errors.js";
 import type { Model } from "./model.js";
-import type { NativeModel, NativeSequence } from "./native.js";
-import { createRng, sampleToken, type SamplerOptions } from "./sampling.js";
-import type { EvaluateOptions, GenerateOptions, GeneratedToken } from "./types.js";
-import { boolOption, checkOptions, intOption, invalidParameterError, numberOption, oneOf, tokenArray } from "./validate.js";
+import type { NativeSequence } from "./native.js";
+import { createSampler, GENERATE_DEFAULTS, penaltyTokens, resolveSampling, SAMPLING_OPTIONS } from "./sampling.js";
+import { readStateFile, writeStateFile } from "./state-file.js";
+import type { EvaluateOptions, GenerateOptions, GeneratedToken, GenerateResult, StopReason } from "./types.js";
+import { boolOption, checkOptions, intOption, invalidParameterError, oneOf, tokenArray } from "./validate.js";
 
-const GENERATE_OPTIONS = ["maxTokens", "temperature", "topK", "topP", "minP", "seed", "stop", "signal", "ignoreEog"];
+const GENERATE_OPTIONS = [...SAMPLING_OPTIONS, "maxTokens", "stop", "signal", "ignoreEog"];
+
+/**
+ * The state of a sequence at one length ({@link Sequence.checkpoint}): its convolution state and
+ * last logits. The KV cache needs no copy (rows are only ever appended), the convolution state
+ * does: it folds in every token and cannot be cut back. Small: (conv layers x 2 x width) floats.
+ */
+export class SequenceCheckpoint {
+  /** Tokens the sequence held. */
+  readonly length: number;
+  /** @internal */
+  readonly owner: Sequence;
+  /** @internal */
+  readonly tokens: readonly number[];
+  /** @internal */
+  readonly conv: Float32Array;
+  /** @internal */
+  readonly logits: Float32Array | undefined;
+
+  /** @internal use {@link Sequence.checkpoint} */
+  constructor(owner: Sequence, tokens: readonly number[], conv: Float32Array, logits: Float32Array | undefined) {
+    this.owner = owner;
+    this.length = tokens.length;
+    this.tokens = tokens;
+    this.conv = conv;
+    this.logits = logits;
+  }
+}
 
 /**
  * A token stream of a {@link Model}: it owns its KV cache and short-convolution state, so
@@ -20,6 +50,8 @@ export class Sequence {
   #queue: Promise<unknown> = Promise.resolve();
   #busy = 0;
   #disposed = false;
+  /** Every token in the sequence: the evaluated ones, then #pending when set. */
+  #tokens: number[] = [];
   /** A sampled token not yet evaluated: it is evaluated first by the next call. */
   #pending: number | undefined;
   /** Logits after the last evaluated token (what the next token is sampled from). */
@@ -37,7 +69,17 @@ export class Sequence {
 
   /** Tokens in the sequence (evaluated, plus a last generated token not yet evaluated). */
   get length(): number {
-    return this.#disposed ? 0 : this.#handle.length + (this.#pending === undefined ? 0 : 1);
+    return this.#disposed ? 0 : this.#tokens.length;
+  }
+
+  /** Tokens evaluated so far: {@link length} less a last generated token not evaluated yet. */
+  get evaluatedLength(): number {
+    return this.#disposed ? 0 : this.#tokens.length - (this.#pending === undefined ? 0 : 1);
+  }
+
+  /** The tokens in the sequence, oldest first (a copy). */
+  get tokens(): number[] {
+    return this.#disposed ? [] : [...this.#tokens];
   }
 
   /** Most tokens the sequence can hold. */
@@ -77,36 +119,152 @@ export class Sequence {
     } catch (err) {
       throw wrapNativeError(err);
     }
+    this.#tokens = [];
     this.#pending = undefined;
     this.#lastLogits = undefined;
   }
 
   /**
+   * Remembers the sequence as it is now (a pending generated token is evaluated first), so that
+   * {@link rewind} can come back here later without evaluating these tokens again.
+   * @example
+   * const cp = await seq.checkpoint();           // after the prompt
+   * for await (const t of seq.generate([], { seed: 1 })) ...
+   * await seq.rewind(cp);                        // regenerate from the prompt, nothing re-read
+   */
+  checkpoint(): Promise<SequenceCheckpoint> {
+    const caller = new Error();
+    try {
+      this.#check("checkpoint");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#enqueue(async () => {
+      if (this.#pending !== undefined) await this.#evaluate(new Int32Array(0), false, caller);
+      this.#check("checkpoint");
+      try {
+        const conv = this.#handle.convState();
+        return new SequenceCheckpoint(this, [...this.#tokens], conv, this.#lastLogits?.slice());
+      } catch (err) {
+        throw wrapNativeError(err, caller);
+      }
+    });
+  }
+
+  /**
+   * Cuts the sequence back to a {@link checkpoint} of it: the tokens after it are dropped and the
+   * next evaluation or generation continues from there. The checkpoint must come from this
+   * sequence and still describe its start (no rewind or reset to before it since).
+   * @throws {LfmError} ERR_LFM_INVALID_ARG when the checkpoint does not apply.
+   */
+  rewind(checkpoint: SequenceCheckpoint): Promise<void> {
+    const caller = new Error();
+    try {
+      this.#check("rewind");
+      if (!(checkpoint instanceof SequenceCheckpoint)) throw invalidParameterError("checkpoint", "a SequenceCheckpoint", checkpoint);
+      if (checkpoint.owner !== this) throw new LfmError("ERR_LFM_INVALID_ARG", "[rewind] the checkpoint belongs to another sequence");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#enqueue(async () => {
+      this.#check("rewind");
+      const cp = checkpoint;
+      if (!startsWith(this.#tokens, cp.tokens)) {
+        throw new LfmError("ERR_LFM_INVALID_ARG", `[rewind] the checkpoint (${cp.length} tokens) no longer matches the sequence (${this.#tokens.length} tokens): it was cut back or reset before it since`);
+      }
+      try {
+        this.#handle.rewind(cp.length, cp.conv);
+      } catch (err) {
+        throw wrapNativeError(err, caller);
+      }
+      this.#tokens = [...cp.tokens];
+      this.#pending = undefined;
+      this.#lastLogits = cp.logits?.slice();
+    });
+  }
+
+  /**
+   * Writes the whole state (tokens, KV cache, conv state, last logits) to a file, with optional
+   * JSON-serialisable `metadata`; {@link loadState} restores it into a sequence of the same model.
+   */
+  saveState(path: string, options?: { metadata?: unknown }): Promise<void> {
+    const caller = new Error();
+    try {
+      this.#check("saveState");
+      if (typeof path !== "string" || path.length === 0) throw invalidParameterError("path", "a file path string", path);
+      checkOptions("options", options, ["metadata"]);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#enqueue(async () => {
+      if (this.#pending !== undefined) await this.#evaluate(new Int32Array(0), false, caller);
+      this.#check("saveState");
+      let state: ArrayBuffer;
+      try {
+        state = await this.#handle.exportState();
+      } catch (err) {
+        throw wrapNativeError(err, caller);
+      }
+      await writeStateFile(path, { model: this.model.info, tokens: this.#tokens, state, logits: this.#lastLogits, metadata: options?.metadata });
+    });
+  }
+
+  /**
+   * Replaces this sequence's state with one written by {@link saveState} (same model shape);
+   * returns the file's metadata.
+   * @throws {LfmError} ERR_LFM_FILE_NOT_FOUND, ERR_LFM_MODEL_FORMAT (not a state file, truncated),
+   *   ERR_LFM_SHAPE_MISMATCH (another model), ERR_LFM_CONTEXT_OVERFLOW (longer than contextSize).
+   */
+  loadState(path: string): Promise<unknown> {
+    const caller = new Error();
+    try {
+      this.#check("loadState");
+      if (typeof path !== "string" || path.length === 0) throw invalidParameterError("path", "a file path string", path);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#enqueue(async () => {
+      const file = await readStateFile(path, this.model.info);
+      this.#check("loadState");
+      if (file.tokens.length > this.contextSize) {
+        throw new LfmError("ERR_LFM_CONTEXT_OVERFLOW", `[loadState] ${path} holds ${file.tokens.length} tokens, more than the context size ${this.contextSize}`);
+      }
+      try {
+        await this.#handle.importState(file.state);
+      } catch (err) {
+        throw wrapNativeError(err, caller);
+      }
+      if (this.#handle.length !== file.tokens.length) {
+        throw new LfmError("ERR_LFM_MODEL_FORMAT", `[loadState] ${path}: the state holds ${this.#handle.length} tokens, the header ${file.tokens.length}`);
+      }
+      this.#tokens = file.tokens;
+      this.#pending = undefined;
+      this.#lastLogits = file.logits;
+      return file.metadata;
+    });
+  }
+
+  /**
    * Evaluates `tokens` (may be empty to continue the sequence) and generates tokens one at a
-   * time. Temperature 0 is greedy. Stops at maxTokens, at an end-of-generation token (not
-   * returned), at a stop string (its text is not returned, nor any text after it), or when
-   * `signal` aborts. Each step runs off the JavaScript thread.
+   * time, sampled natively ({@link SamplingOptions}). Stops at maxTokens, at an
+   * end-of-generation token (not yielded), at a stop string (its text is not yielded, nor any
+   * text after it), when the context is full, or when `signal` aborts. Each step runs off the
+   * JavaScript thread. The generator's return value ({@link GenerateResult}) says why it ended.
    *
    * @example
    * for await (const { text } of seq.generate(model.tokenize("Once"), { maxTokens: 20, temperature: 0 })) out += text;
    */
-  async *generate(tokens: readonly number[] | Int32Array, options?: GenerateOptions): AsyncGenerator<GeneratedToken, void, undefined> {
+  async *generate(tokens: readonly number[] | Int32Array, options?: GenerateOptions): AsyncGenerator<GeneratedToken, GenerateResult, undefined> {
     this.#check("generate");
     const prompt = tokenArray("tokens", tokens, true);
     const o = checkOptions("options", options, GENERATE_OPTIONS);
-    const sampler: SamplerOptions = {
-      temperature: o.temperature === undefined ? 0.8 : numberOption("temperature", o.temperature, 0, 100),
-      topK: o.topK === undefined ? 40 : intOption("topK", o.topK, 0),
-      topP: o.topP === undefined ? 0.95 : numberOption("topP", o.topP, 0, 1),
-      minP: o.minP === undefined ? 0.05 : numberOption("minP", o.minP, 0, 1),
-    };
+    const V = this.model.info.vocabSize;
+    const settings = resolveSampling(o, GENERATE_DEFAULTS, V);
     const maxTokens = o.maxTokens === undefined ? Number.MAX_SAFE_INTEGER : intOption("maxTokens", o.maxTokens, 0);
-    const seed = o.seed === undefined ? (Math.random() * 2 ** 32) >>> 0 : intOption("seed", o.seed, 0, 2 ** 32 - 1);
     const stops = parseStops(o.stop);
     const signal = o.signal as AbortSignal | undefined;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidParameterError("signal", "AbortSignal", signal);
     const ignoreEog = o.ignoreEog === undefined ? false : boolOption("ignoreEog", o.ignoreEog);
-    const rng = createRng(seed);
     const tok = this.model.tokenizer;
 
     let logits: Float32Array;
@@ -119,31 +277,66 @@ export class Sequence {
     } else {
       throw new LfmError("ERR_LFM_INVALID_ARG", "[generate] the sequence is empty: give prompt tokens");
     }
+    const sampler = createSampler(settings, V, tok, this.#tokens);
 
+    const result: GenerateResult = { stopReason: "maxTokens", tokens: [], seed: settings.seed };
+    const end = (reason: StopReason) => (result.stopReason = reason);
     const decoder = tok.createDecoder();
     const held: GeneratedToken[] = []; // tokens whose text might still turn into a stop string
     let heldText = "";
-    for (let n = 0; n < maxTokens; n++) {
-      if (signal?.aborted) break;
-      if (this.length >= this.contextSize) break;
-      const token = sampleToken(logits, sampler, rng);
+    for (let n = 0; ; n++) {
+      if (n >= maxTokens) break;
+      if (signal?.aborted) {
+        end("abort");
+        break;
+      }
+      if (this.length >= this.contextSize) {
+        end("contextFull");
+        break;
+      }
+      let token: number;
+      try {
+        token = sampler.sample(logits);
+      } catch (err) {
+        throw wrapNativeError(err);
+      }
       this.#pending = token;
-      if (!ignoreEog && tok.isEog(token)) break;
+      this.#tokens.push(token);
+      result.tokens.push(token);
+      if (!ignoreEog && tok.isEog(token)) {
+        end("eog");
+        break;
+      }
+      if (settings.penaltyLastN > 0) sampler.accept(penaltyTokens([token], tok));
       const text = decoder.push(token);
       held.push({ token, text });
       heldText += text;
       const hit = findStop(heldText, stops);
-      if (hit >= 0) {
-        yield* releaseUntilStop(held, hit);
-        return;
+      if (hit.index >= 0) {
+        end("stop");
+        result.stop = hit.stop;
+        yield* releaseUntilStop(held, hit.index);
+        return result;
       }
-      yield* releaseSafe(held, heldText.length - partialStopLength(heldText, stops));
+      yield* releaseSafe(held, heldText.length - partialStopLength(heldText, stops), decoder.pending);
       heldText = held.map((h) => h.text).join("");
-      if (n + 1 < maxTokens && !signal?.aborted) logits = await this.#evaluatePending();
+      if (n + 1 < maxTokens && !signal?.aborted && this.length < this.contextSize) logits = await this.#evaluatePending();
     }
+    // What the decoder still holds (the bytes of an unfinished character: the token that began
+    // it is still held) ends the text.
     const rest = decoder.flush();
     if (rest && held.length > 0) held[held.length - 1]!.text += rest;
-    yield* held;
+    // A stop string cannot complete any more: the held text is released, unless it ends in one.
+    const tail = held.map((h) => h.text).join("");
+    const hit = findStop(tail, stops);
+    if (hit.index >= 0) {
+      end("stop");
+      result.stop = hit.stop;
+      yield* releaseUntilStop(held, hit.index);
+    } else {
+      yield* held;
+    }
+    return result;
   }
 
   /** Frees the KV cache and conv state. Later calls throw ERR_LFM_DISPOSED. */
@@ -206,6 +399,7 @@ export class Sequence {
       throw wrapNativeError(err, caller);
     }
     this.#pending = undefined;
+    for (const t of ids) this.#tokens.push(t);
     if (all && pending !== undefined) out = out.subarray(V);
     this.#lastLogits = all ? out.subarray(out.length - V) : out;
     return out;
@@ -217,138 +411,10 @@ export class Sequence {
   }
 }
 
-/**
- * Counters of a model's evaluation batches ({@link Model.stats}). Every evaluation of a sequence
- * (evaluate() or a generate() step) goes through its model's batch scheduler; sequences
- * evaluating at the same time share native passes.
- */
-export interface BatchStats {
-  /** Native batch evaluations run (one per scheduler pass; long inputs are split natively into 512-token passes). */
-  passes: number;
-  /** Tokens evaluated by them, all sequences together. */
-  batchedTokens: number;
-  /** Most sequences evaluated together in one pass. */
-  maxSequencesInPass: number;
-  /** passSizes[n]: passes that evaluated n sequences (index 0 unused). */
-  passSizes: number[];
-}
-
-interface BatchRequest {
-  seq: NativeSequence;
-  tokens: Int32Array;
-  all: boolean;
-  resolve: (logits: Float32Array) => void;
-  reject: (err: unknown) => void;
-}
-
-/** Codes of errors the addon raises before it changes any sequence (safe to retry item by item). */
-const PRECHECK_CODES = new Set(["ERR_LFM_TOKEN_RANGE", "ERR_LFM_CONTEXT_OVERFLOW", "ERR_LFM_INVALID_ARG", "ERR_LFM_DISPOSED"]);
-
-/**
- * @internal One per model: gathers the evaluation requests of its sequences into batched native
- * passes (NativeModel.evaluateBatch). At most one pass runs at a time. A request made while no
- * pass runs starts one as soon as the current JavaScript job and its promise callbacks are done
- * (process.nextTick: no timer, so a lone sequence waits for nothing), together with everything
- * queued by then; requests made while a pass runs go into the next pass, which starts once the
- * callbacks of the finished pass have run (the sequences it served have queued their next
- * steps by then). So N concurrent generate() loops settle into passes of N sequences. A pass
- * takes at most one request per sequence, oldest first (a sequence's calls stay in order).
- *
- * Per-call errors: Sequence validates token range and context before submitting, so a bad call
- * fails alone. Should a batch still fail with an error the addon raises before changing any
- * sequence (ERR_LFM_TOKEN_RANGE, _CONTEXT_OVERFLOW, _INVALID_ARG, _DISPOSED), its requests are
- * retried one by one so that each gets its own result or error; other errors reject the batch.
- */
-export class BatchScheduler {
-  #model: NativeModel;
-  #queue: BatchRequest[] = [];
-  /** "scheduled": a nextTick will start the next pass; "running": a pass is in the addon. */
-  #state: "idle" | "scheduled" | "running" = "idle";
-  #stats: BatchStats = { passes: 0, batchedTokens: 0, maxSequencesInPass: 0, passSizes: [0] };
-
-  constructor(model: NativeModel) {
-    this.#model = model;
-  }
-
-  get stats(): BatchStats {
-    return { ...this.#stats, passSizes: [...this.#stats.passSizes] };
-  }
-
-  /** Queues an evaluation of `seq`; resolves to its logits. */
-  submit(seq: NativeSequence, tokens: Int32Array, all: boolean): Promise<Float32Array> {
-    return new Promise<Float32Array>((resolve, reject) => {
-      this.#queue.push({ seq, tokens, all, resolve, reject });
-      if (this.#state === "idle") this.#schedule();
-    });
-  }
-
-  /** Rejects the queued (not yet running) requests of `seq` with `err`. */
-  cancel(seq: NativeSequence, err: unknown): void {
-    const keep: BatchRequest[] = [];
-    for (const r of this.#queue) {
-      if (r.seq === seq) r.reject(err);
-      else keep.push(r);
-    }
-    this.#queue = keep;
-  }
-
-  #schedule(): void {
-    this.#state = "scheduled";
-    process.nextTick(() => void this.#run());
-  }
-
-  async #run(): Promise<void> {
-    if (this.#queue.length === 0) {
-      this.#state = "idle";
-      return;
-    }
-    const batch: BatchRequest[] = [];
-    const rest: BatchRequest[] = [];
-    const seen = new Set<NativeSequence>();
-    for (const r of this.#queue) {
-      if (seen.has(r.seq)) {
-        rest.push(r);
-      } else {
-        seen.add(r.seq);
-        batch.push(r);
-      }
-    }
-    this.#queue = rest;
-    this.#state = "running";
-    try {
-      const results = await this.#pass(batch);
-      batch.forEach((r, i) => r.resolve(results[i]!));
-    } catch (err) {
-      const code = (err as { code?: unknown } | undefined)?.code;
-      if (batch.length > 1 && typeof code === "string" && PRECHECK_CODES.has(code)) {
-        for (const r of batch) {
-          try {
-            r.resolve((await this.#pass([r]))[0]!);
-          } catch (e) {
-            r.reject(e);
-          }
-        }
-      } else {
-        for (const r of batch) r.reject(err);
-      }
-    }
-    // The callbacks of this pass run before the next tick: the next pass gathers what they queue.
-    this.#schedule();
-  }
-
-  #pass(batch: BatchRequest[]): Promise<Float32Array[]> {
-    const s = this.#stats;
-    s.passes++;
-    s.maxSequencesInPass = Math.max(s.maxSequencesInPass, batch.length);
-    while (s.passSizes.length <= batch.length) s.passSizes.push(0);
-    s.passSizes[batch.length]!++;
-    for (const r of batch) s.batchedTokens += r.tokens.length;
-    try {
-      return this.#model.evaluateBatch(batch.map((r) => ({ seq: r.seq, tokens: r.tokens, allLogits: r.all })));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
+function startsWith(tokens: readonly number[], prefix: readonly number[]): boolean {
+  if (prefix.length > tokens.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (tokens[i] !== prefix[i]) return false;
+  return true;
 }
 
 function parseStops(stop: unknown): string[] {
@@ -360,12 +426,12 @@ function parseStops(stop: unknown): string[] {
   return list as string[];
 }
 
-/** Earliest index where a stop string occurs in `text`, or -1. */
-function findStop(text: string, stops: string[]): number {
-  let best = -1;
+/** The earliest stop string in `text` and where it starts (index -1: none). */
+function findStop(text: string, stops: string[]): { index: number; stop?: string } {
+  let best: { index: number; stop?: string } = { index: -1 };
   for (const s of stops) {
     const i = text.indexOf(s);
-    if (i >= 0 && (best < 0 || i < best)) best = i;
+    if (i >= 0 && (best.index < 0 || i < best.index)) best = { index: i, stop: s };
   }
   return best;
 }
@@ -384,10 +450,16 @@ function partialStopLength(text: string, stops: string[]): number {
   return best;
 }
 
-/** Yields (and removes from `held`) the tokens whose text ends within the first `safe` chars. */
-function* releaseSafe(held: GeneratedToken[], safe: number): Generator<GeneratedToken> {
+/**
+ * Yields (and removes from `held`) the tokens whose text ends within the first `safe` chars,
+ * except the last one while `keepLast` (the decoder holds the start of a character it began:
+ * that token gets the character's text, or U+FFFD when generation ends first).
+ */
+function* releaseSafe(held: GeneratedToken[], safe: number, keepLast: boolean): Generator<GeneratedToken> {
+  let left = keepLast ? held.length - 1 : held.length;
   let pos = 0;
-  while (held.length > 0 && pos + held[0]!.text.length <= safe) {
+  while (left > 0 && pos + held[0]!.text.length <= safe) {
+    left--;
     pos += held[0]!.text.length;
     yield held.shift()!;
   }

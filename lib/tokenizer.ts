@@ -62,6 +62,19 @@ export interface StreamDecoder {
   push(token: number): string;
   /** Returns whatever is held back, with U+FFFD for incomplete bytes, and resets the decoder. */
   flush(): string;
+  /** True when the bytes pushed end inside a UTF-8 character (push may be holding them back). */
+  readonly pending: boolean;
+}
+
+/** Whether `tail` (the last bytes of a stream, at most 3) ends with the start of a multi-byte character. */
+function endsInsideCharacter(tail: readonly number[]): boolean {
+  for (let back = 1; back <= tail.length; back++) {
+    const b = tail[tail.length - back]!;
+    if (b >= 0x80 && b < 0xc0) continue; // a continuation byte: look further back
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return back < need;
+  }
+  return false;
 }
 
 /** Pre-tokenizer names llama.cpp maps to LLAMA_VOCAB_PRE_TYPE_LLAMA3 (llama-vocab.cpp). */
@@ -435,12 +448,21 @@ export class Tokenizer {
   createDecoder(opts: DetokenizeOptions = {}): StreamDecoder {
     const special = opts.special ?? true;
     let dec = new TextDecoder("utf-8", { ignoreBOM: true });
+    let tail: number[] = []; // the last bytes pushed (at most 3)
     return {
-      push: (token: number): string => dec.decode(this.piece(token, special), { stream: true }),
+      push: (token: number): string => {
+        const bytes = this.piece(token, special);
+        tail = [...tail, ...bytes.subarray(Math.max(0, bytes.length - 3))].slice(-3);
+        return dec.decode(bytes, { stream: true });
+      },
       flush: (): string => {
         const rest = dec.decode();
         dec = new TextDecoder("utf-8", { ignoreBOM: true });
+        tail = [];
         return rest;
+      },
+      get pending(): boolean {
+        return endsInsideCharacter(tail);
       },
     };
   }

@@ -104,26 +104,67 @@ export interface EvaluateOptions {
   logits?: "last" | "all";
 }
 
+/**
+ * How the next token is picked from the logits, in this order: `logitBias` is added; the
+ * penalties lower the tokens of the last `penaltyLastN` tokens (control tokens such as the chat
+ * markup are never penalised); temperature 0 then takes the most likely token, otherwise top-k,
+ * a softmax at the temperature, top-p and min-p narrow the candidates and a seeded draw picks one.
+ * Runs natively.
+ */
+export interface SamplingOptions {
+  /** 0 = greedy. Default 0.8 (generate) / 0.1 (chat). */
+  temperature?: number;
+  /** Keep the k most likely tokens; 0 disables. Default 40 (generate) / 50 (chat). */
+  topK?: number;
+  /** Keep the smallest set of tokens reaching this probability; 1 disables. Default 0.95 (generate) / 1 (chat). */
+  topP?: number;
+  /** Drop tokens below minP x the top probability; 0 disables. Default 0.05 (generate) / 0 (chat). */
+  minP?: number;
+  /** Divides positive logits (multiplies negative ones) of recent tokens, llama.cpp style; 1 disables. Default 1 (generate) / 1.05 (chat). */
+  repeatPenalty?: number;
+  /** Subtracted once from the logit of every recent token. Default 0. */
+  presencePenalty?: number;
+  /** Subtracted from the logit of a recent token once per occurrence. Default 0. */
+  frequencyPenalty?: number;
+  /** How many recent tokens (the sequence's, then the generated ones) the penalties look at. Default 64; 0 disables penalties. */
+  penaltyLastN?: number;
+  /** Added to the logits of the given token ids (`{ [id]: bias }` or a Map); `-Infinity` bans a token. */
+  logitBias?: Record<number, number> | Map<number, number>;
+  /** Seed of the sampler: the same seed, prompt and options give the same tokens. Default: random. */
+  seed?: number;
+}
+
 /** Options of {@link Sequence.generate}. */
-export interface GenerateOptions {
+export interface GenerateOptions extends SamplingOptions {
   /** Most tokens to generate. Default: until the context is full. */
   maxTokens?: number;
-  /** 0 = greedy. Default 0.8. */
-  temperature?: number;
-  /** Default 40; 0 disables. */
-  topK?: number;
-  /** Default 0.95; 1 disables. */
-  topP?: number;
-  /** Default 0.05; 0 disables. */
-  minP?: number;
-  /** Seed of the sampler: the same seed gives the same tokens. Default: random. */
-  seed?: number;
-  /** Stop when the text contains one of these; the stop text itself is not returned. */
+  /**
+   * Stop when the text contains one of these. The stop text is never returned, nor any text
+   * after it, and a partial match is held back until it is ruled out.
+   */
   stop?: string | string[];
   /** Stops the generation between two tokens. */
   signal?: AbortSignal;
   /** Keep going past end-of-generation tokens. Default false. */
   ignoreEog?: boolean;
+}
+
+/** Why a generation ended. */
+export type StopReason = "eog" | "stop" | "maxTokens" | "abort" | "contextFull";
+
+/** What {@link Sequence.generate} returns when it ends (the async generator's return value). */
+export interface GenerateResult {
+  stopReason: StopReason;
+  /**
+   * Every token sampled, including an end-of-generation token and the tokens of a stop string,
+   * which were not yielded. The last one is in the sequence but not evaluated yet: the next call
+   * evaluates it first.
+   */
+  tokens: number[];
+  /** The stop string that ended the generation (stopReason "stop"). */
+  stop?: string;
+  /** The seed the sampler used. */
+  seed: number;
 }
 
 /** One generated token and the text it completes (may be "" while a character is incomplete). */

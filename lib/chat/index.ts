@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Chat: prompt rendering (Jinja chat templates) and tool-call parsing.
+// Chat: sessions, prompt rendering (Jinja chat templates) and tool-call parsing.
 export {
   LFM2_BOS,
   LFM2_CHAT_TEMPLATE,
@@ -22,6 +22,15 @@ export {
   type ParseToolCallsOptions,
   type ToolCallStreamResult,
 } from "./tools.js";
+export {
+  ChatSession,
+  type ChatReply,
+  type ChatSendOptions,
+  type ChatSessionOptions,
+  type ChatTool,
+  type ChatToolCallResult,
+  type ChatToolInput,
+} from "./session.js";
 export type {
   ChatMessage,
   ChatRole,

@@ -2,6 +2,8 @@
 // Argument parsing for the `lfm2` subcommands: node:util parseArgs in strict mode, with its
 // errors (unknown option, missing value, stray argument) turned into one-line usage errors.
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { SamplingDefaults } from "../sampling.js";
+import type { SamplingOptions } from "../types.js";
 
 /** Bad command-line usage: reported as one line plus the command's usage, exit code 2. */
 export class UsageError extends Error {
@@ -74,4 +76,51 @@ export function positionalArgs(positionals: string[], names: string[], usage: st
     throw new UsageError(`unexpected argument${positionals.length - names.length > 1 ? "s" : ""} ${extra} (quote text that has spaces)`, usage);
   }
   return positionals;
+}
+
+/** The sampling options of `lfm2 run` and `lfm2 chat` (parseArgs definitions). */
+export const SAMPLING_ARGS = {
+  temp: { type: "string" },
+  "top-k": { type: "string" },
+  "top-p": { type: "string" },
+  "min-p": { type: "string" },
+  "repeat-penalty": { type: "string" },
+  "repeat-last-n": { type: "string" },
+  "presence-penalty": { type: "string" },
+  "frequency-penalty": { type: "string" },
+  seed: { type: "string" },
+} as const;
+
+/** The sampling options given on the command line (absent ones are left out, for the defaults). */
+export function samplingArgs(values: Partial<Record<keyof typeof SAMPLING_ARGS, string>>, usage: string): SamplingOptions {
+  const o: SamplingOptions = {};
+  const set = <K extends keyof SamplingOptions>(key: K, v: SamplingOptions[K] | undefined) => {
+    if (v !== undefined) o[key] = v;
+  };
+  set("temperature", numberArg("--temp", values.temp, usage, { min: 0, max: 100 }));
+  set("topK", numberArg("--top-k", values["top-k"], usage, { min: 0, integer: true }));
+  set("topP", numberArg("--top-p", values["top-p"], usage, { min: 0, max: 1 }));
+  set("minP", numberArg("--min-p", values["min-p"], usage, { min: 0, max: 1 }));
+  set("repeatPenalty", numberArg("--repeat-penalty", values["repeat-penalty"], usage, { min: 0.001, max: 100 }));
+  set("penaltyLastN", numberArg("--repeat-last-n", values["repeat-last-n"], usage, { min: 0, max: 1 << 20, integer: true }));
+  set("presencePenalty", numberArg("--presence-penalty", values["presence-penalty"], usage, { min: -100, max: 100 }));
+  set("frequencyPenalty", numberArg("--frequency-penalty", values["frequency-penalty"], usage, { min: -100, max: 100 }));
+  set("seed", numberArg("--seed", values.seed, usage, { min: 0, max: 2 ** 32 - 1, integer: true }));
+  return o;
+}
+
+/** The help lines of {@link SAMPLING_ARGS}, with `defaults`. */
+export function samplingHelp(d: SamplingDefaults, seed: string): string {
+  return `  --temp T           temperature, 0 = greedy (default ${d.temperature})
+  --top-k K          keep the K most likely tokens, 0 = off (default ${d.topK})
+  --top-p P          nucleus sampling, 1 = off (default ${d.topP})
+  --min-p P          drop tokens below P x the top probability, 0 = off (default ${d.minP})
+  --repeat-penalty R penalise recent tokens, llama.cpp style (positive logits / R, negative x R),
+                     1 = off (default ${d.repeatPenalty})
+  --repeat-last-n N  how many recent tokens the penalties look at, 0 = off (default ${d.penaltyLastN})
+  --presence-penalty P
+                     subtract P once from the logit of every recent token (default ${d.presencePenalty})
+  --frequency-penalty F
+                     subtract F per occurrence from the logit of a recent token (default ${d.frequencyPenalty})
+  --seed S           sampler seed, 0..4294967295 (default: random, ${seed})`;
 }

@@ -3,14 +3,15 @@
 import { renderChatPrompt } from "../chat/template.js";
 import { LfmError } from "../errors.js";
 import type { Model } from "../model.js";
+import { CHAT_DEFAULTS, randomSeed } from "../sampling.js";
 import type { Sequence } from "../sequence.js";
 import type { GenerateOptions } from "../types.js";
-import { choiceArg, numberArg, parseCommand, positionalArgs, shortUsage, UsageError } from "./args.js";
+import { choiceArg, numberArg, parseCommand, positionalArgs, SAMPLING_ARGS, samplingArgs, samplingHelp, shortUsage, UsageError } from "./args.js";
 import { formatRate } from "./format.js";
 import { loadForCli } from "./load.js";
 
-/** LiquidAI's recommended sampling for LFM2 chat (the repetition penalty is not available yet). */
-export const RUN_DEFAULTS = { temperature: 0.1, topK: 50, topP: 0.95, minP: 0.05 } as const;
+/** LiquidAI's recommended sampling for LFM2 chat, as `lfm2 chat` and ChatSession use it. */
+export const RUN_DEFAULTS = CHAT_DEFAULTS;
 
 export const RUN_HELP = `usage: lfm2 run MODEL.gguf -p PROMPT [options]
 
@@ -18,26 +19,22 @@ Generates a reply to PROMPT and prints it to stdout as it streams; token counts 
 to stderr. The prompt is sent as one user turn of the LFM2 chat format, BOS first:
   <|im_start|>user\\n{PROMPT}<|im_end|>\\n<|im_start|>assistant\\n
 Generation stops at an end-of-generation token, after -n tokens, when the context is full, or
-on Ctrl-C (the text so far stays; exit code 130).
+on Ctrl-C (the text so far stays; exit code 130). For a conversation, use lfm2 chat.
 
 options:
   -p, --prompt TEXT  the prompt (required)
   -n, --max-tokens N most tokens to generate (default: until end of generation or full context)
   --raw              evaluate the prompt text as it is (BOS first), without the chat format;
                      control tokens written in it (<|im_start|>) are still recognised
-  --temp T           temperature, 0 = greedy (default ${RUN_DEFAULTS.temperature})
-  --top-k K          keep the K most likely tokens, 0 = off (default ${RUN_DEFAULTS.topK})
-  --top-p P          nucleus sampling, 1 = off (default ${RUN_DEFAULTS.topP})
-  --min-p P          drop tokens below P x the top probability, 0 = off (default ${RUN_DEFAULTS.minP})
-  --seed S           sampler seed, 0..4294967295 (default: random, printed with the stats)
+${samplingHelp(RUN_DEFAULTS, "printed with the stats")}
   --threads N        CPU threads (default: physical cores)
   --ctx N            context size in tokens (default: min(4096, the model's context length))
   --device D         auto | cpu | cuda (default auto: the GPU when one is usable)
   --mmap             serve the weights from the file mapping instead of reading them in
   -h, --help         this help
 
-Defaults follow LiquidAI's recommendation for LFM2 chat (temperature 0.1, top-k 50); their
-repetition penalty of 1.05 is not in the generate API yet and comes with the chat work.
+Defaults follow LiquidAI's recommendation for LFM2 chat: temperature ${RUN_DEFAULTS.temperature}, top-k ${RUN_DEFAULTS.topK},
+repetition penalty ${RUN_DEFAULTS.repeatPenalty} over the last ${RUN_DEFAULTS.penaltyLastN} tokens (chat markup tokens are never penalised).
 
 example:
   lfm2 run LFM2-1.2B-Q4_0.gguf -p "What is C. elegans?" -n 200`;
@@ -54,11 +51,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       help: { type: "boolean", short: "h" },
       prompt: { type: "string", short: "p" },
       "max-tokens": { type: "string", short: "n" },
-      temp: { type: "string" },
-      "top-k": { type: "string" },
-      "top-p": { type: "string" },
-      "min-p": { type: "string" },
-      seed: { type: "string" },
+      ...SAMPLING_ARGS,
       threads: { type: "string" },
       ctx: { type: "string" },
       device: { type: "string" },
@@ -75,11 +68,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const prompt = values.prompt;
   if (prompt === undefined) throw new UsageError("missing -p PROMPT", USAGE);
   const maxTokens = numberArg("-n", values["max-tokens"], USAGE, { min: 0, integer: true });
-  const temperature = numberArg("--temp", values.temp, USAGE, { min: 0, max: 100 }) ?? RUN_DEFAULTS.temperature;
-  const topK = numberArg("--top-k", values["top-k"], USAGE, { min: 0, integer: true }) ?? RUN_DEFAULTS.topK;
-  const topP = numberArg("--top-p", values["top-p"], USAGE, { min: 0, max: 1 }) ?? RUN_DEFAULTS.topP;
-  const minP = numberArg("--min-p", values["min-p"], USAGE, { min: 0, max: 1 }) ?? RUN_DEFAULTS.minP;
-  const seed = numberArg("--seed", values.seed, USAGE, { min: 0, max: 2 ** 32 - 1, integer: true }) ?? (Math.random() * 2 ** 32) >>> 0;
+  const sampling = { ...RUN_DEFAULTS, ...samplingArgs(values, USAGE) };
+  const seed = sampling.seed ?? randomSeed();
   const threads = numberArg("--threads", values.threads, USAGE, { min: 1, max: 1024, integer: true });
   const ctx = numberArg("--ctx", values.ctx, USAGE, { min: 1, integer: true });
   const device = choiceArg("--device", values.device, ["auto", "cpu", "cuda"] as const, USAGE) ?? "auto";
@@ -115,7 +105,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     // One user turn of the built-in LFM2 chat template, which starts with the BOS text itself.
     const chat = values.raw ? undefined : renderChatPrompt([{ role: "user", content: prompt }]);
     const tokens = chat ? model.tokenize(chat.text, { addBos: !chat.hasBos }) : model.tokenize(prompt);
-    const options: GenerateOptions = { temperature, topK, topP, minP, seed, signal: controller.signal };
+    const options: GenerateOptions = { ...sampling, seed, signal: controller.signal };
     if (maxTokens !== undefined) options.maxTokens = maxTokens;
 
     let generated = 0;
@@ -155,7 +145,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       `generated ${generated} token${generated === 1 ? "" : "s"}, ${formatRate(generated - 1, decodeSeconds)} t/s`,
       `stopped: ${reason}`,
     ];
-    if (temperature > 0) parts.push(`seed ${seed}`);
+    if (sampling.temperature > 0) parts.push(`seed ${seed}`);
     process.stderr.write(parts.join(" | ") + "\n");
     return reason === "interrupted" ? 130 : 0;
   } finally {

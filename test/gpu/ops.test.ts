@@ -3,11 +3,12 @@
 // CPU scalar kernel or a float64 reference: rmsnorm, swiglu, add, the short convolution over
 // batches of segments (some shorter than L - 1, some empty), QK norm + RoPE + cache store,
 // attention (decode rows split over the keys, prefill tiles, mixed batches, both kernels forced
-// on the same inputs), MoE routing / gather / combine and sampling (tokens identical to
-// lib/sampling.ts sampleToken with the same u). Skipped (not failed) without CUDA.
+// on the same inputs), MoE routing / gather / combine and sampling (tokens identical to the
+// sampler's float64 reference, test/helpers/sampling-ref.ts, with the same u). Skipped (not
+// failed) without CUDA.
 import { describe, expect, it } from "vitest";
-import { sampleToken, type SamplerOptions } from "../../lib/sampling.js";
 import { hasCuda, runCuda } from "../helpers/gpu.js";
+import { sampleReference, type ReferenceSamplingOptions as SamplerOptions } from "../helpers/sampling-ref.js";
 import { expectAllClose, expectBitExact, Rng, runKernel } from "../helpers/kernels.js";
 import {
   attentionScaleTol,
@@ -454,7 +455,7 @@ describe.skipIf(!hasCuda)("CUDA non-matmul kernels", () => {
     };
   }
 
-  it.each(SAMPLE_CASES.map((c) => [c.label, c] as const))("sample: %s gives sampleToken's tokens", (_label, c) => {
+  it.each(SAMPLE_CASES.map((c) => [c.label, c] as const))("sample: %s gives the reference's tokens", (_label, c) => {
     const { V, rows } = c;
     const rng = new Rng(700 + V + rows);
     const logits = rng.f32Array(rows * V, -8, 8);
@@ -476,7 +477,7 @@ describe.skipIf(!hasCuda)("CUDA non-matmul kernels", () => {
       view.setFloat32(r * 20 + 16, o.u, true);
     }
     const tokens = new Int32Array(runCuda("sample", [V, rows], [], [logits, new Uint8Array(params)], rows * 4).out);
-    const expected = opts.map((o, r) => sampleToken(logits.subarray(r * V, (r + 1) * V), o, () => o.u));
+    const expected = opts.map((o, r) => sampleReference(logits.subarray(r * V, (r + 1) * V), o, () => o.u));
     expect(Array.from(tokens)).toEqual(expected);
   });
 });

@@ -27,6 +27,16 @@ function stats(stderr: string) {
 }
 
 const dense = () => tinyModel("lfm2", "Q4_0");
+
+/**
+ * What lfm2 run samples with unless told otherwise (LiquidAI's recommendation for LFM2 chat),
+ * written out: Sequence.generate's own defaults are llama.cpp's, so the library side of each
+ * comparison gets all of them explicitly.
+ */
+const RUN_SAMPLING = {
+  temperature: 0.1, topK: 50, topP: 1, minP: 0,
+  repeatPenalty: 1.05, presencePenalty: 0, frequencyPenalty: 0, penaltyLastN: 64,
+} as const;
 const moe = () => tinyModel("lfm2moe", "Q8_0");
 
 describe("lfm2 run", () => {
@@ -55,7 +65,7 @@ describe("lfm2 run", () => {
     expect(r.status).toBe(0);
     const tokens = model.tokenize(chat("Hello there"));
     expect(tokens[0]).toBe(model.info.bosId);
-    const want = await library(tokens, { maxTokens: 24, temperature: 0 });
+    const want = await library(tokens, { ...RUN_SAMPLING, maxTokens: 24, temperature: 0 });
     expect(want.text.length).toBeGreaterThan(0);
     expect(r.stdout).toBe(want.text);
     const s = stats(r.stderr);
@@ -72,25 +82,42 @@ describe("lfm2 run", () => {
     const r = lfm2(["run", dense(), "-p", "Once upon a time", "--raw", "-n", "5", "--temp", "0", "--threads", "1", "--device", "cpu"]);
     expect(r.status).toBe(0);
     const tokens = model.tokenize("Once upon a time");
-    const want = await library(tokens, { maxTokens: 5, temperature: 0 });
+    const want = await library(tokens, { ...RUN_SAMPLING, maxTokens: 5, temperature: 0 });
     expect(want.count).toBe(5);
     expect(r.stdout).toBe(want.text);
     expect(stats(r.stderr)).toMatchObject({ prompt: tokens.length, generated: 5, stopped: "token limit" });
   });
 
-  it("samples with LiquidAI's defaults (temperature 0.1, top-k 50) and the given seed", async () => {
+  it("samples with LiquidAI's defaults (temperature 0.1, top-k 50, repetition penalty 1.05) and the given seed", async () => {
     const args = ["run", dense(), "-p", "Tell me a story", "-n", "16", "--seed", "1234", "--threads", "1", "--device", "cpu"];
     const r = lfm2(args);
     expect(r.status).toBe(0);
     const tokens = model.tokenize(chat("Tell me a story"));
-    const want = await library(tokens, { maxTokens: 16, temperature: 0.1, topK: 50, topP: 0.95, minP: 0.05, seed: 1234 });
+    const want = await library(tokens, { ...RUN_SAMPLING, maxTokens: 16, seed: 1234 });
     expect(r.stdout).toBe(want.text);
     expect(stats(r.stderr)).toMatchObject({ generated: want.count, seed: "1234" });
     // Explicit sampling options pass through.
     const hot = lfm2([...args, "--temp", "1.5", "--top-k", "0", "--top-p", "0.9", "--min-p", "0"]);
     expect(hot.status).toBe(0);
-    const wantHot = await library(tokens, { maxTokens: 16, temperature: 1.5, topK: 0, topP: 0.9, minP: 0, seed: 1234 });
+    const wantHot = await library(tokens, { ...RUN_SAMPLING, maxTokens: 16, temperature: 1.5, topK: 0, topP: 0.9, minP: 0, seed: 1234 });
     expect(hot.stdout).toBe(wantHot.text);
+  });
+
+  it("passes the penalty options: --repeat-penalty, --repeat-last-n, --presence-penalty, --frequency-penalty", async () => {
+    const base = ["run", dense(), "-p", "Once upon a time", "--raw", "-n", "24", "--temp", "0", "--threads", "1", "--device", "cpu"];
+    const tokens = model.tokenize("Once upon a time");
+    const plain = lfm2([...base, "--repeat-penalty", "1"]);
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).toBe((await library(tokens, { ...RUN_SAMPLING, maxTokens: 24, temperature: 0, repeatPenalty: 1 })).text);
+    const flags = ["--repeat-penalty", "1.5", "--repeat-last-n", "16", "--presence-penalty", "0.5", "--frequency-penalty", "0.2"];
+    const penalised = lfm2([...base, ...flags]);
+    expect(penalised.status).toBe(0);
+    const want = await library(tokens, {
+      ...RUN_SAMPLING, maxTokens: 24, temperature: 0, repeatPenalty: 1.5, penaltyLastN: 16, presencePenalty: 0.5, frequencyPenalty: 0.2,
+    });
+    expect(penalised.stdout).toBe(want.text);
+    // Greedy on the random model repeats itself; the penalties change what it picks.
+    expect(penalised.stdout).not.toBe(plain.stdout);
   });
 
   it("stops at a full context", () => {
@@ -105,7 +132,7 @@ describe("lfm2 run", () => {
     const path = tinyModel("lfm2", "Q4_0", { config: { contextLength: 65536 } });
     const cli = spawn(
       process.execPath,
-      ["dist/cli.js", "run", path, "-p", "Once upon a time", "--raw", "-n", "100000", "--ctx", "65536", "--temp", "0", "--device", "cpu"],
+      ["dist/cli.js", "run", path, "-p", "Once upon a time", "--raw", "-n", "100000", "--ctx", "65536", "--temp", "0", "--repeat-penalty", "1", "--device", "cpu"],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     let stdout = "";
@@ -132,7 +159,7 @@ describe("lfm2 run", () => {
     expect(s.generated).toBeGreaterThan(0);
     expect(s.generated).toBeLessThan(100_000);
     // What was printed is the start of the uninterrupted greedy text.
-    const full = lfm2(["run", path, "-p", "Once upon a time", "--raw", "-n", String(s.generated), "--temp", "0", "--device", "cpu"]);
+    const full = lfm2(["run", path, "-p", "Once upon a time", "--raw", "-n", String(s.generated), "--temp", "0", "--repeat-penalty", "1", "--device", "cpu"]);
     expect(full.stdout.startsWith(stdout) || stdout.startsWith(full.stdout)).toBe(true);
   });
 
@@ -305,6 +332,7 @@ describe("lfm2 help and errors", () => {
       [["run", "--help"], "usage: lfm2 run MODEL.gguf -p PROMPT"],
       [["run", "-h"], "usage: lfm2 run MODEL.gguf -p PROMPT"],
       [["help", "run"], "usage: lfm2 run MODEL.gguf -p PROMPT"],
+      [["chat", "--help"], "usage: lfm2 chat MODEL.gguf"],
       [["info", "--help"], "usage: lfm2 info MODEL.gguf"],
       [["tokenize", "--help"], "usage: lfm2 tokenize MODEL.gguf TEXT"],
       [["bench", "--help"], "usage: lfm2 bench [MODEL.gguf]"],
@@ -315,13 +343,18 @@ describe("lfm2 help and errors", () => {
       expect(r.stdout, args.join(" ")).toMatch(/example/);
     }
     const top = lfm2(["help"]).stdout;
-    for (const c of ["run", "info", "tokenize", "bench"]) expect(top).toMatch(new RegExp(`^  ${c} `, "m"));
+    for (const c of ["chat", "run", "info", "tokenize", "bench"]) expect(top).toMatch(new RegExp(`^  ${c} `, "m"));
     const run = lfm2(["run", "--help"]).stdout;
-    for (const o of ["-p, --prompt", "-n, --max-tokens", "--temp T", "--top-k K", "--top-p P", "--min-p P", "--seed S", "--threads N", "--ctx N", "--device D", "--raw"]) {
+    for (const o of [
+      "-p, --prompt", "-n, --max-tokens", "--temp T", "--top-k K", "--top-p P", "--min-p P", "--repeat-penalty R", "--repeat-last-n N",
+      "--presence-penalty P", "--frequency-penalty F", "--seed S", "--threads N", "--ctx N", "--device D", "--raw",
+    ]) {
       expect(run).toContain(o);
     }
     expect(run).toMatch(/temperature, 0 = greedy \(default 0\.1\)/);
-    expect(run).toMatch(/repetition penalty of 1\.05 .*\n?.*chat/);
+    expect(run).toMatch(/keep the K most likely tokens, 0 = off \(default 50\)/);
+    expect(run).toMatch(/--repeat-penalty R [^\n]*\n[^\n]*\(default 1\.05\)/);
+    expect(run).not.toMatch(/not in the generate API/);
     expect(lfm2(["info", "--help"]).stdout).toMatch(/--ctx N[\s\S]*--json/);
     expect(lfm2(["tokenize", "--help"]).stdout).toMatch(/--no-bos[\s\S]*--no-special[\s\S]*--json/);
   });
@@ -335,6 +368,7 @@ describe("lfm2 help and errors", () => {
       [["run", dense(), "-p", "hi", "--temp", "hot"], /^lfm2 run: --temp expects a number in \[0, 100\], got "hot"$/],
       [["run", dense(), "-p", "hi", "-n", "1.5"], /^lfm2 run: -n expects an integer >= 0, got "1\.5"$/],
       [["run", dense(), "-p", "hi", "--device", "tpu"], /^lfm2 run: --device expects auto \| cpu \| cuda, got "tpu"$/],
+      [["run", dense(), "-p", "hi", "--repeat-penalty", "0"], /^lfm2 run: --repeat-penalty expects a number in \[0\.001, 100\], got "0"$/],
       [["info"], /^lfm2 info: missing MODEL$/],
       [["info", dense(), "--ctx", "0"], /^lfm2 info: --ctx expects an integer >= 1, got "0"$/],
       [["info", dense(), "extra"], /^lfm2 info: unexpected argument "extra"/],

@@ -280,6 +280,9 @@ describe("streaming decoder", () => {
         // everything emitted so far is exactly the complete characters of bytes[0..k]
         const prefix = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes.subarray(0, k + 1), { stream: true });
         expect(out).toBe(prefix);
+        // pending: exactly when bytes[0..k] ends inside a character
+        const complete = Buffer.from(prefix, "utf8").length === k + 1;
+        expect(dec.pending).toBe(!complete);
       }
       expect(out + dec.flush()).toBe(text);
     }
@@ -300,7 +303,9 @@ describe("streaming decoder", () => {
     const dec = tiny.createDecoder();
     expect(dec.push(14 + 0xe6)).toBe("");
     expect(dec.push(14 + 0x97)).toBe("");
+    expect(dec.pending).toBe(true);
     expect(dec.flush()).toBe("\ufffd");
+    expect(dec.pending).toBe(false);
     expect(dec.push(B("a"))).toBe("a");
     expect(dec.flush()).toBe("");
   });
