@@ -336,17 +336,25 @@ export class ChatSession {
         ...(signal && { signal }),
       });
       let result: GenerateResult;
-      for (;;) {
-        const step = await gen.next();
-        if (step.done) {
-          result = step.value;
-          break;
+      let parsed: ReturnType<ToolCallStreamFilter["end"]>;
+      try {
+        for (;;) {
+          const step = await gen.next();
+          if (step.done) {
+            result = step.value;
+            break;
+          }
+          const visible = filter.push(step.value.text);
+          if (visible && onText) onText(visible);
         }
-        const visible = filter.push(step.value.text);
-        if (visible && onText) onText(visible);
+        parsed = filter.end();
+        if (parsed.text && onText) onText(parsed.text);
+      } catch (err) {
+        // onText threw, or the sequence failed: the reply is not kept, nor its tokens.
+        await gen.return(undefined as never).catch(() => undefined);
+        await this.#backToPrompt();
+        throw err;
       }
-      const parsed = filter.end();
-      if (parsed.text && onText) onText(parsed.text);
       reply.timings.generateMs += performance.now() - t1;
       reply.tokens.generated += result.tokens.length;
       reply.seed = result.seed;
@@ -443,6 +451,19 @@ export class ChatSession {
     if (this.#marks.at(-1)?.textLength !== next.length) this.#marks.push({ textLength: next.length, checkpoint });
     if (this.#marks.length > MAX_CHECKPOINTS) this.#marks.splice(0, this.#marks.length - MAX_CHECKPOINTS);
     return { reused, evaluated: pending + tokens.length };
+  }
+
+  /** Cuts the sequence back to the checkpoint at the end of the last prompt (or forgets it all). */
+  async #backToPrompt(): Promise<void> {
+    const mark = this.#marks.at(-1);
+    try {
+      if (!mark || this.sequence.disposed) throw new Error("no checkpoint");
+      await this.sequence.rewind(mark.checkpoint);
+      this.#text = this.#text.slice(0, mark.textLength);
+    } catch {
+      this.#text = "";
+      this.#marks = [];
+    }
   }
 
   #bosText(): string {

@@ -189,6 +189,20 @@ describe("ChatSession", () => {
     chat.dispose();
   });
 
+  it("an onText that throws fails the send; the reply is dropped and the next turn is exact", async () => {
+    const chat = model.createChat();
+    await chat.send("First.", GREEDY);
+    const history = chat.history;
+    const boom = new Error("boom");
+    await expect(chat.send("Second.", { ...GREEDY, onText: () => { throw boom; } })).rejects.toBe(boom);
+    expect(chat.history).toEqual(history);
+    const next = await chat.send("Second.", GREEDY);
+    // The failed reply's tokens are gone: the prompt was kept, nothing after it.
+    expect(next.tokens.evaluated).toBe(0);
+    await replay(chat, next, GREEDY);
+    chat.dispose();
+  });
+
   it("save and load: a new chat continues the conversation without reading it again", async () => {
     const chat = model.createChat({ systemPrompt: "Saved." });
     await chat.send("Remember this.", GREEDY);
