@@ -9,7 +9,7 @@ import { CHAT_DEFAULTS, resolveSampling, SAMPLING_OPTIONS } from "../sampling.js
 import type { Sequence, SequenceCheckpoint } from "../sequence.js";
 import type { GenerateResult, SamplingOptions, StopReason } from "../types.js";
 import { checkOptions, intOption, invalidParameterError, isObject } from "../validate.js";
-import { renderChatPrompt, renderDelta } from "./template.js";
+import { renderChat, renderChatPrompt, renderDelta, type RenderChatOptions } from "./template.js";
 import { normalizeTools, ToolCallStreamFilter } from "./tools.js";
 import type { ChatMessage, ChatRole, OpenAiToolDefinition, ToolCall, ToolDefinition } from "./types.js";
 
@@ -262,7 +262,7 @@ export class ChatSession {
     this.#history = checkMessages(meta.history as ChatMessage[]);
     this.#text = meta.text;
     this.#marks = [];
-    if (this.sequence.length > 0) this.#marks.push({ textLength: this.#text.length, checkpoint: await this.sequence.checkpoint() });
+    if (this.sequence.length > 0) await this.#mark();
   }
 
   /** Frees the chat's sequence. */
@@ -312,15 +312,20 @@ export class ChatSession {
     const signal = o.signal as AbortSignal | undefined;
     for (let round = 0; ; round++) {
       // The prompt: render, then evaluate what the sequence lacks.
-      const rendered = renderChatPrompt(messages, {
+      const renderOptions: RenderChatOptions = {
         template: this.#template,
         tools: toolDefs,
         bosToken: this.#bosText(),
         eosToken: this.#eosText(),
         ...(this.#variables && { variables: this.#variables }),
-      });
+      };
+      const rendered = renderChatPrompt(messages, renderOptions);
+      // The system turn (system prompt and tools) gets a checkpoint of its own, so that a new
+      // conversation (reset, another history) starts after it.
+      const system = messages[0]?.role === "system" ? [messages[0]] : [];
+      const head = system.length > 0 || toolDefs.length > 0 ? renderChat(system, { ...renderOptions, addGenerationPrompt: false }) : "";
       const t0 = performance.now();
-      const { reused, evaluated } = await this.#sync(rendered.text, rendered.hasBos);
+      const { reused, evaluated } = await this.#sync(rendered.text, rendered.hasBos, head);
       if (reply.tokens.reused < 0) reply.tokens.reused = reused;
       reply.tokens.evaluated += evaluated;
       const t1 = performance.now();
@@ -404,7 +409,7 @@ export class ChatSession {
    * already holds, or, when the conversation changed earlier, rewinds to the last checkpoint
    * inside the common prefix first. Leaves a checkpoint at the end.
    */
-  async #sync(next: string, hasBos: boolean): Promise<{ reused: number; evaluated: number }> {
+  async #sync(next: string, hasBos: boolean, head: string): Promise<{ reused: number; evaluated: number }> {
     const seq = this.sequence;
     let from = 0;
     if (this.#text.length > 0 && seq.length > 0) {
@@ -429,28 +434,43 @@ export class ChatSession {
     // A token generated last turn and not evaluated yet is evaluated now, with the new ones.
     const reused = seq.evaluatedLength;
     const pending = seq.length - reused;
-    const tokens = this.model.tokenize(next.slice(from), { addBos: from === 0 && !hasBos });
-    if (seq.length + tokens.length > seq.contextSize) {
+    // The pieces to evaluate: up to the end of the system turn when it is new (and ends on a
+    // token boundary), then the rest; a checkpoint after each.
+    const ends = [next.length];
+    if (head.length > from && head.length < next.length && renderDelta(head, next).keep === head.length) ends.unshift(head.length);
+    const pieces = ends.map((end, i) => this.model.tokenize(next.slice(i === 0 ? from : ends[i - 1], end), { addBos: i === 0 && from === 0 && !hasBos }));
+    const total = pieces.reduce((n, p) => n + p.length, 0);
+    if (seq.length + total > seq.contextSize) {
       throw new LfmError(
         "ERR_LFM_CONTEXT_OVERFLOW",
-        `[chat] the conversation needs ${seq.length + tokens.length} tokens, more than the context size ${seq.contextSize}: start over (reset) or create the chat with a larger contextSize`,
+        `[chat] the conversation needs ${seq.length + total} tokens, more than the context size ${seq.contextSize}: start over (reset) or create the chat with a larger contextSize`,
       );
     }
-    if (tokens.length > 0) {
-      try {
-        await seq.evaluate(tokens);
-      } catch (err) {
-        // What the sequence holds is unknown now: the next turn starts from the beginning.
-        this.#text = "";
-        this.#marks = [];
-        throw err;
+    for (const [i, tokens] of pieces.entries()) {
+      if (tokens.length > 0) {
+        try {
+          await seq.evaluate(tokens);
+        } catch (err) {
+          // What the sequence holds is unknown now: the next turn starts from the beginning.
+          this.#text = "";
+          this.#marks = [];
+          throw err;
+        }
       }
+      this.#text = next.slice(0, ends[i]);
+      await this.#mark();
     }
-    this.#text = next;
-    const checkpoint = await seq.checkpoint();
-    if (this.#marks.at(-1)?.textLength !== next.length) this.#marks.push({ textLength: next.length, checkpoint });
-    if (this.#marks.length > MAX_CHECKPOINTS) this.#marks.splice(0, this.#marks.length - MAX_CHECKPOINTS);
-    return { reused, evaluated: pending + tokens.length };
+    return { reused, evaluated: pending + total };
+  }
+
+  /** A checkpoint where the sequence (and #text) ends now. */
+  async #mark(): Promise<void> {
+    const checkpoint = await this.sequence.checkpoint();
+    const textLength = this.#text.length;
+    if (this.#marks.at(-1)?.textLength === textLength) this.#marks.pop();
+    this.#marks.push({ textLength, checkpoint });
+    // The oldest go first, but the first (the system turn, usually) stays.
+    if (this.#marks.length > MAX_CHECKPOINTS) this.#marks.splice(1, this.#marks.length - MAX_CHECKPOINTS);
   }
 
   /** Cuts the sequence back to the checkpoint at the end of the last prompt (or forgets it all). */

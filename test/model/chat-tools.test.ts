@@ -94,10 +94,12 @@ describe("ChatSession tools", () => {
     expect(shown.join("")).toBe("It is sunny in Paris.");
     expect(reply.messages.map((m) => m.role)).toEqual(["user", "assistant", "tool", "assistant"]);
     expect(reply.messages[2]).toEqual({ role: "tool", name: "get_weather", content: '{"city":"Paris","days":2,"forecast":"sunny"}' });
-    // The first prompt lists the tool as JSON in the system turn; the second round evaluates only
-    // the end of the call turn and the tool result.
-    expect(seq.evaluatedText[0]).toContain('List of tools: <|tool_list_start|>[{"name": "get_weather", "description"');
-    expect(seq.evaluatedText[1]).toBe(
+    // The first prompt lists the tool as JSON in the system turn (evaluated apart, with its own
+    // checkpoint), then the user turn; the second round evaluates only the end of the call turn
+    // and the tool result.
+    expect(seq.evaluatedText[0]).toMatch(/^<\|startoftext\|><\|im_start\|>system\nList of tools: <\|tool_list_start\|>\[\{"name": "get_weather", "description".*<\|tool_list_end\|><\|im_end\|>\n$/);
+    expect(seq.evaluatedText[1]).toBe("<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n");
+    expect(seq.evaluatedText[2]).toBe(
       '\n<|im_start|>tool\n<|tool_response_start|>{"city":"Paris","days":2,"forecast":"sunny"}<|tool_response_end|><|im_end|>\n<|im_start|>assistant\n',
     );
     expect(chat.history.map((m) => m.role)).toEqual(["user", "assistant", "tool", "assistant"]);

@@ -110,6 +110,20 @@ describe("ChatSession", () => {
     chat.dispose();
   });
 
+  it("reset keeps the system turn evaluated: a new conversation starts after it", async () => {
+    const chat = model.createChat({ systemPrompt: "A long system prompt that should be read only once per chat." });
+    await chat.send("First conversation.", GREEDY);
+    await chat.send("Still the first.", GREEDY);
+    chat.reset();
+    expect(chat.history).toEqual([{ role: "system", content: "A long system prompt that should be read only once per chat." }]);
+    const reply = await chat.send("Second conversation.", GREEDY);
+    const systemTurn = model.tokenize("<|startoftext|><|im_start|>system\nA long system prompt that should be read only once per chat.<|im_end|>\n", { addBos: false });
+    expect(reply.tokens.reused).toBe(systemTurn.length);
+    expect(reply.tokens.evaluated).toBe(model.tokenize("<|im_start|>user\nSecond conversation.<|im_end|>\n<|im_start|>assistant\n", { addBos: false }).length);
+    await replay(chat, reply, GREEDY);
+    chat.dispose();
+  });
+
   it("editing the last user message resumes from the longest common prefix", async () => {
     const chat = model.createChat({ systemPrompt: "S." });
     await chat.send("One.", GREEDY);
