@@ -27,12 +27,14 @@ const DEFAULT_CONTEXT = 4096;
  */
 export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
   if (typeof path !== "string" || path.length === 0) throw invalidParameterError("path", "a file path string", path);
-  const opts = checkOptions("options", options, ["threads", "device", "useMmap", "activations"]);
+  const opts = checkOptions("options", options, ["threads", "device", "useMmap", "activations", "onProgress"]);
   const threads = opts.threads === undefined ? 0 : intOption("threads", opts.threads, 1, 1024);
   const device = opts.device === undefined ? "auto" : oneOf("device", opts.device, ["auto", "cuda", "cpu"] as const);
   if (opts.useMmap !== undefined && typeof opts.useMmap !== "boolean") throw invalidParameterError("useMmap", "a boolean", opts.useMmap);
   const activations = opts.activations === undefined ? "q16" : oneOf("activations", opts.activations, ["q16", "q8", "f32"] as const);
   const useMmap = opts.useMmap ?? false;
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== "function") throw invalidParameterError("onProgress", "a function", opts.onProgress);
+  const progress = opts.onProgress === undefined ? undefined : new LoadProgress(opts.onProgress as (p: number) => void);
   const caller = new Error();
   try {
     await access(path);
@@ -41,11 +43,50 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   }
   let handle: NativeModel;
   try {
-    handle = await native().loadModel(path, { threads, useMmap, activations, device });
+    handle = await native().loadModel(path, { threads, useMmap, activations, device, ...(progress && { onProgress: progress.update }) });
   } catch (err) {
+    progress?.close();
     throw wrapNativeError(err, caller);
   }
-  return new Model(path, handle);
+  const model = new Model(path, handle);
+  if (progress) {
+    progress.update(1);
+    progress.close();
+    if (progress.error !== undefined) {
+      model.dispose();
+      throw progress.error;
+    }
+  }
+  return model;
+}
+
+/**
+ * The caller's onProgress behind what the addon calls: only rising values, nothing after the
+ * load settled, and an exception kept (the addon's callback must not throw) to fail the load.
+ */
+class LoadProgress {
+  error: unknown;
+  #last = -1;
+  #closed = false;
+  #callback: (p: number) => void;
+
+  constructor(callback: (p: number) => void) {
+    this.#callback = callback;
+  }
+
+  update = (fraction: number): void => {
+    if (this.#closed || this.error !== undefined || !(fraction > this.#last)) return;
+    this.#last = fraction;
+    try {
+      this.#callback(fraction);
+    } catch (err) {
+      this.error = err;
+    }
+  };
+
+  close(): void {
+    this.#closed = true;
+  }
 }
 
 /** A loaded model. Create sequences from it to evaluate tokens; dispose it to unmap the file. */

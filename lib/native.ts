@@ -124,7 +124,14 @@ export interface NativeModel {
 export interface NativeBinding {
   loadModel(
     path: string,
-    options: { threads: number; useMmap: boolean; activations: ModelInfo["activations"]; device: "auto" | "cuda" | "cpu" },
+    options: {
+      threads: number;
+      useMmap: boolean;
+      activations: ModelInfo["activations"];
+      device: "auto" | "cuda" | "cpu";
+      /** Called on the JavaScript thread with the fraction of the file read (must not throw). */
+      onProgress?: (fraction: number) => void;
+    },
   ): Promise<NativeModel>;
   runtimeInfo(): NativeRuntimeInfo;
   /** A sampler with its own penalty window and random stream (xoshiro128**, as lib/util/random.ts). */

@@ -26,6 +26,13 @@ export interface LoadModelOptions {
    * "f32": not rounded (exact to f32 rounding; slower).
    */
   activations?: "q16" | "q8" | "f32";
+  /**
+   * Called on the JavaScript thread as the load advances, with a fraction in [0, 1] that never
+   * decreases: the share of the file read into memory, then 1 just before the promise resolves.
+   * When nothing is copied (useMmap, or a GPU model, whose upload is not reported yet) only 1 comes.
+   * If it throws, the load fails with that error (the model is freed).
+   */
+  onProgress?: (progress: number) => void;
 }
 
 /** What a loaded model is, read from its GGUF file. */

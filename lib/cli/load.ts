@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Loading a model for a subcommand: a spinner on a terminal while loadModel runs, then a
+// Loading a model for a subcommand: a progress bar on a terminal while loadModel runs, then a
 // "loaded ..." line on stderr.
+import { statSync } from "node:fs";
 import { basename } from "node:path";
 import { loadModel, type Model } from "../model.js";
 import type { LoadModelOptions } from "../types.js";
-import { startSpinner } from "./progress.js";
+import { startProgress } from "./progress.js";
 
 export interface CliLoad {
   model: Model;
@@ -13,18 +14,24 @@ export interface CliLoad {
 }
 
 /**
- * Loads `path` with a spinner (stderr TTY only). With `announce`, prints
+ * Loads `path` with a progress bar (stderr TTY only). With `announce`, prints
  * "loaded NAME in X s (device, isa, threads)" to stderr, and why the GPU was not used when a
  * GPU exists but the CPU was chosen.
  */
 export async function loadForCli(path: string, options: LoadModelOptions, announce: boolean): Promise<CliLoad> {
-  const spinner = startSpinner(`loading ${basename(path)}`);
+  let size: number | undefined;
+  try {
+    size = statSync(path).size;
+  } catch {
+    // loadModel reports the missing file
+  }
+  const progress = startProgress(`loading ${basename(path)}`, size);
   const t0 = performance.now();
   let model: Model;
   try {
-    model = await loadModel(path, options);
+    model = await loadModel(path, { ...options, onProgress: (f) => progress.update(f) });
   } finally {
-    spinner.stop();
+    progress.stop();
   }
   const seconds = (performance.now() - t0) / 1000;
   if (announce) {

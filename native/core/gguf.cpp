@@ -520,7 +520,9 @@ void populate(uint8_t* data, size_t size) {
 // The whole file into fresh anonymous memory, 2 MiB-aligned and marked for transparent huge
 // pages (a weight matrix then spans a few TLB entries instead of one per 4 KiB page), read by
 // up to 4 threads (one core's copy speed would make this the slow part of loading).
-Status read_file(int fd, size_t size, GgufFile::Region* region) {
+using ReadProgress = std::function<void(uint64_t, uint64_t)>;
+
+Status read_file(int fd, size_t size, GgufFile::Region* region, const ReadProgress& progress) {
   // The whole huge pages the copy occupies, all inside the reservation: reserving only `size`
   // let the rounded-up span reach past it, so the mprotect calls below changed (or failed on)
   // whatever lay beyond (ENOMEM, or another mapping of the process turned read-only).
@@ -534,13 +536,14 @@ Status read_file(int fd, size_t size, GgufFile::Region* region) {
 #ifdef MADV_HUGEPAGE
   ::madvise(region->data, span, MADV_HUGEPAGE);  // a hint: without THP the copy still works
 #endif
-  constexpr size_t kChunk = 64u << 20;
+  constexpr size_t kChunk = 16u << 20;
   const size_t n_chunks = (size + kChunk - 1) / kChunk;
   const unsigned hw = std::thread::hardware_concurrency();
   const size_t n_workers = std::min<size_t>(std::max(1u, std::min(hw, 4u)), n_chunks);
   std::atomic<size_t> next{0};
   std::atomic<int> error{0};
   std::atomic<bool> short_read{false};
+  std::atomic<size_t> bytes_done{0};
   auto work = [&]() {
     for (size_t c = next.fetch_add(1); c < n_chunks && error.load() == 0 && !short_read.load(); c = next.fetch_add(1)) {
       const size_t off = c * kChunk, len = std::min(kChunk, size - off);
@@ -552,6 +555,8 @@ Status read_file(int fd, size_t size, GgufFile::Region* region) {
         if (r == 0) { short_read.store(true); return; }
         done += static_cast<size_t>(r);
       }
+      const size_t total_done = bytes_done.fetch_add(len) + len;
+      if (progress) progress(total_done, size);
     }
   };
   std::vector<std::thread> threads;
@@ -615,7 +620,9 @@ Status os_open(const std::string& path, OsFile* f) {
 }
 
 Status map_file(const OsFile& f, size_t size, GgufFile::Region* region) { return map_file(f.fd, size, region); }
-Status read_file(const OsFile& f, size_t size, GgufFile::Region* region) { return read_file(f.fd, size, region); }
+Status read_file(const OsFile& f, size_t size, GgufFile::Region* region, const ReadProgress& progress) {
+  return read_file(f.fd, size, region, progress);
+}
 
 }  // namespace
 
@@ -696,7 +703,9 @@ Status map_file(const OsFile& f, size_t size, GgufFile::Region* region) {
 
 void populate(uint8_t*, size_t) {}
 
-Status read_file(const OsFile& f, size_t size, GgufFile::Region* region) {
+using ReadProgress = std::function<void(uint64_t, uint64_t)>;
+
+Status read_file(const OsFile& f, size_t size, GgufFile::Region* region, const ReadProgress& progress) {
   void* mem = VirtualAlloc(nullptr, size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
   if (!mem) return Status(StatusCode::kOutOfMemory, win_error(GetLastError()));
   region->base = mem;
@@ -705,7 +714,7 @@ Status read_file(const OsFile& f, size_t size, GgufFile::Region* region) {
   region->file_view = false;
   size_t done = 0;
   while (done < size) {
-    const DWORD want = static_cast<DWORD>(std::min<size_t>(size - done, 1u << 30));
+    const DWORD want = static_cast<DWORD>(std::min<size_t>(size - done, 16u << 20));
     OVERLAPPED at{};
     at.Offset = static_cast<DWORD>(done & 0xffffffffu);
     at.OffsetHigh = static_cast<DWORD>(static_cast<uint64_t>(done) >> 32);
@@ -720,6 +729,7 @@ Status read_file(const OsFile& f, size_t size, GgufFile::Region* region) {
       return Status(StatusCode::kIo, "the file became shorter while it was read");
     }
     done += got;
+    if (progress) progress(done, size);
   }
   DWORD old = 0;
   VirtualProtect(region->data, size, PAGE_READONLY, &old);
@@ -773,7 +783,7 @@ Status GgufFile::open(const std::string& path, std::unique_ptr<GgufFile>* out, c
   // Read mode: the whole file into anonymous memory on 2 MiB pages, then parse again there (the
   // tensor pointers and metadata then refer to the copy) and drop the file mapping (f).
   GgufFile::Region mem;
-  Status st_read = read_file(fd, static_cast<size_t>(size), &mem);
+  Status st_read = read_file(fd, static_cast<size_t>(size), &mem, opts.on_read);
   os_close(&fd);
   if (!st_read.is_ok()) return Status(st_read.code(), "[load] cannot read " + path + ": " + st_read.message());
   std::unique_ptr<GgufFile> g(new GgufFile());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -58,6 +59,9 @@ struct GgufOpenOptions {
   // the file size: the mapping is dropped) and makes streaming the weights much faster where
   // TLB misses are expensive (measured: MoE decode 2x faster under virtualisation).
   bool read_into_memory = false;
+  // Read mode: called as the copy advances with (bytes read, file size), from the reading
+  // threads (several at once: it must be thread-safe), once per 16 MiB chunk or less often.
+  std::function<void(uint64_t done, uint64_t total)> on_read;
 };
 
 class GgufFile {

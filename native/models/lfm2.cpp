@@ -7,6 +7,7 @@
 #include "../cuda/cuda_model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -134,6 +135,20 @@ Status Lfm2Model::load(const std::string& path, const Lfm2LoadOptions& opts,
     GgufOpenOptions open_opts;
     // A GPU model reads the weights once, for the upload: no copy into process memory.
     open_opts.read_into_memory = !opts.use_mmap && !want_gpu;
+    // Percent steps only (the reads finish out of order: report the largest step seen).
+    std::atomic<int> reported{-1};
+    if (opts.progress) {
+      open_opts.on_read = [&opts, &reported](uint64_t done, uint64_t total) {
+        const int pct = static_cast<int>(done * 100 / std::max<uint64_t>(total, 1));
+        int seen = reported.load();
+        while (pct > seen && pct < 100) {
+          if (reported.compare_exchange_weak(seen, pct)) {
+            opts.progress(static_cast<double>(pct) / 100.0);
+            break;
+          }
+        }
+      };
+    }
     LFM_RETURN_IF_ERROR(GgufFile::open(path, &m->file_, open_opts));
     LFM_RETURN_IF_ERROR(m->load_config());
     LFM_RETURN_IF_ERROR(m->load_weights());

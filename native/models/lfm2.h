@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -169,6 +170,9 @@ struct Lfm2LoadOptions {
   // from the file mapping for the upload only.
   enum class Device { kAuto, kCpu, kCuda };
   Device device = Device::kCpu;
+  // Called from loading threads (possibly several at once) with the fraction of the file read
+  // so far, in [0, 1), at most once per percent; never called when nothing is copied (mmap, GPU).
+  std::function<void(double)> progress;
 };
 
 class Lfm2Model {

@@ -51,10 +51,28 @@ Napi::Value metadata_value(Napi::Env env, const GgufValue& v, size_t max_array) 
 
 class LoadWorker : public PromiseWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, Lfm2LoadOptions opts, const Napi::FunctionReference& ctor)
-      : PromiseWorker(env, "lfm2:load", "load"), path_(std::move(path)), opts_(opts), ctor_(ctor) {}
+  // `on_progress`: a JavaScript function called with the fraction read (it must not throw),
+  // or undefined.
+  LoadWorker(Napi::Env env, std::string path, Lfm2LoadOptions opts, const Napi::FunctionReference& ctor,
+             Napi::Value on_progress)
+      : PromiseWorker(env, "lfm2:load", "load"), path_(std::move(path)), opts_(std::move(opts)), ctor_(ctor) {
+    if (!on_progress.IsFunction()) return;
+    progress_ = Napi::ThreadSafeFunction::New(env, on_progress.As<Napi::Function>(), "lfm2:loadProgress", 0, 1);
+    opts_.progress = [this](double fraction) {
+      // Non-blocking: a full queue drops the update (a later one supersedes it).
+      progress_.NonBlockingCall(new double(fraction), [](Napi::Env env, Napi::Function fn, double* f) {
+        const double v = *f;
+        delete f;
+        if (env != nullptr && fn != nullptr) fn.Call({Napi::Number::New(env, v)});
+      });
+    };
+  }
 
  private:
+  void Release() override {
+    if (progress_) progress_.Release();
+  }
+
   Status Run() override {
     std::unique_ptr<Lfm2Model> m;
     LFM_RETURN_IF_ERROR(Lfm2Model::load(path_, opts_, &m));
@@ -70,6 +88,7 @@ class LoadWorker : public PromiseWorker {
   Lfm2LoadOptions opts_;
   const Napi::FunctionReference& ctor_;
   std::shared_ptr<Lfm2Model> model_;
+  Napi::ThreadSafeFunction progress_;
 };
 
 Napi::Value load_model(const Napi::CallbackInfo& info, const Napi::FunctionReference& model_ctor, cpu::Isa isa) {
@@ -89,7 +108,8 @@ Napi::Value load_model(const Napi::CallbackInfo& info, const Napi::FunctionRefer
                               ? o.Get("activations").As<Napi::String>().Utf8Value() : "q16";
   opts.activations = act == "f32" ? Lfm2LoadOptions::Activations::kF32
                      : act == "q8" ? Lfm2LoadOptions::Activations::kQ8 : Lfm2LoadOptions::Activations::kQ16;
-  return (new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), opts, model_ctor))->Start();
+  const Napi::Value on_progress = o.Has("onProgress") ? o.Get("onProgress") : env.Undefined();
+  return (new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), opts, model_ctor, on_progress))->Start();
 }
 
 // --- NativeModel

@@ -265,6 +265,20 @@ class Terminal {
 }
 
 describe.skipIf(!hasScript)("lfm2 chat on a terminal", () => {
+  it("loading shows a progress bar (percentage and bytes), erased before the loaded line", async () => {
+    const big = tinyModel("lfm2", "F32", { config: { hidden: 512, ffn: 1536, nLayers: 5 } });
+    const t = new Terminal([big, "--threads", "1", "--device", "cpu"]);
+    try {
+      await t.prompt();
+      expect(t.raw).toMatch(/loading model-\d+-lfm2-F32\.gguf ▕[█▏▎▍▌▋▊▉ ]{24}▏ +\d+% [\d.]+ (B|KiB|MiB)\/[\d.]+ MiB [\d.]+ s/);
+      expect(t.text).toMatch(/^loaded model-\d+-lfm2-F32\.gguf in /m);
+      t.type("/exit\r");
+      expect(await t.exit()).toBe(0);
+    } finally {
+      t.child.kill("SIGKILL");
+    }
+  });
+
   it("prompt, streamed reply and stats; /save, /reset, /load, /history; Ctrl-C clears a line, twice at the prompt exits 130", async () => {
     const file = join(scratchDir(), "chat-tty.lfm2chat");
     const t = new Terminal([dense(), "--temp", "0", "-n", "8", "--threads", "1", "--device", "cpu"]);
