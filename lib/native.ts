@@ -129,7 +129,7 @@ export interface NativeBinding {
       useMmap: boolean;
       activations: ModelInfo["activations"];
       device: "auto" | "cuda" | "cpu";
-      /** Called on the JavaScript thread with the fraction of the file read (must not throw). */
+      /** Called on the JavaScript thread with the fraction read or uploaded, < 1 (must not throw). */
       onProgress?: (fraction: number) => void;
     },
   ): Promise<NativeModel>;

@@ -28,8 +28,9 @@ export interface LoadModelOptions {
   activations?: "q16" | "q8" | "f32";
   /**
    * Called on the JavaScript thread as the load advances, with a fraction in [0, 1] that never
-   * decreases: the share of the file read into memory, then 1 just before the promise resolves.
-   * When nothing is copied (useMmap, or a GPU model, whose upload is not reported yet) only 1 comes.
+   * decreases: the share of the file read into memory (CPU) or of the weights uploaded to the GPU
+   * (per layer), in whole percents, then 1 just before the promise resolves. With useMmap on the
+   * CPU nothing is copied and only 1 comes.
    * If it throws, the load fails with that error (the model is freed).
    */
   onProgress?: (progress: number) => void;

@@ -36,7 +36,7 @@ Status CudaSeq::write_state(int64_t n_tokens, const float* conv, const float* kv
 }
 
 Status CudaModel::create(const Lfm2Config& cfg, const Lfm2Weights& w, int64_t max_batch_tokens,
-                         std::unique_ptr<CudaModel>* out) {
+                         const UploadProgress& on_upload, std::unique_ptr<CudaModel>* out) {
   const BackendApi* api = backend();
   if (!api) return Status(StatusCode::kDeviceUnavailable, "[load] no usable CUDA device: " + probe().reason);
   std::vector<lfm_cuda_layer> layers(static_cast<size_t>(cfg.n_layers));
@@ -84,6 +84,10 @@ Status CudaModel::create(const Lfm2Config& cfg, const Lfm2Weights& w, int64_t ma
   d.output = to_c(w.output);
   d.output_norm = ptr(w.output_norm);
   d.max_batch_tokens = max_batch_tokens;
+  if (on_upload) {
+    d.on_upload = [](void* user, uint64_t done, uint64_t total) { (*static_cast<const UploadProgress*>(user))(done, total); };
+    d.on_upload_user = const_cast<UploadProgress*>(&on_upload);
+  }
   std::unique_ptr<CudaModel> m(new CudaModel());
   m->api_ = api;
   m->max_batch_tokens_ = max_batch_tokens;

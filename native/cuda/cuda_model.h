@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,9 +47,11 @@ struct CudaSegment {
 class CudaModel {
  public:
   // Uploads the weights to device 0. kDeviceUnavailable without a backend; kOutOfMemory when the
-  // model does not fit; kUnsupportedType for a weight type the backend lacks.
+  // model does not fit; kUnsupportedType for a weight type the backend lacks. `on_upload`
+  // (optional) is called on this thread with (bytes uploaded, total) after each layer.
+  using UploadProgress = std::function<void(uint64_t done, uint64_t total)>;
   static Status create(const Lfm2Config& cfg, const Lfm2Weights& w, int64_t max_batch_tokens,
-                       std::unique_ptr<CudaModel>* out);
+                       const UploadProgress& on_upload, std::unique_ptr<CudaModel>* out);
   ~CudaModel();
   CudaModel(const CudaModel&) = delete;
   CudaModel& operator=(const CudaModel&) = delete;

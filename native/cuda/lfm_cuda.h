@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct or a signature below changes; the loader refuses a mismatch. */
-#define LFM_CUDA_ABI_VERSION 2
+#define LFM_CUDA_ABI_VERSION 3
 
 typedef struct lfm_cuda_model lfm_cuda_model;
 typedef struct lfm_cuda_seq lfm_cuda_seq;
@@ -80,6 +80,11 @@ typedef struct {
   lfm_cuda_matrix output;       /* [V, D] (the embedding when tied) */
   const float* output_norm;     /* [D] */
   int64_t max_batch_tokens;     /* most tokens one forward pass takes (scratch sizing) */
+  /* Optional (NULL: none): called on the creating thread as the upload advances, after each layer
+   * and after the embedding and output matrices, with the weight-matrix bytes uploaded so far and
+   * their total (the small f32 vectors are not counted); the last call has done == total. */
+  void (*on_upload)(void* user, uint64_t done, uint64_t total);
+  void* on_upload_user;
 } lfm_cuda_model_desc;
 
 /* Sampling on the device, per output row (temperature <= 0: greedy argmax, ties to the lowest id).

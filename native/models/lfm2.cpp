@@ -51,6 +51,28 @@ struct Lfm2Model::Scratch {
 
 namespace {
 
+// (done, total) reports of a load phase, possibly from several threads at once, turned into
+// `sink` calls at whole-percent steps below 100 (at most 100 calls; reads finish out of order,
+// so only a step above the largest one sent goes out). The caller reports 1 once loaded.
+class PercentSteps {
+ public:
+  explicit PercentSteps(const std::function<void(double)>& sink) : sink_(sink) {}
+  void operator()(uint64_t done, uint64_t total) {
+    const int pct = static_cast<int>(done * 100 / std::max<uint64_t>(total, 1));
+    int seen = sent_.load();
+    while (pct > seen && pct < 100) {
+      if (sent_.compare_exchange_weak(seen, pct)) {
+        sink_(static_cast<double>(pct) / 100.0);
+        return;
+      }
+    }
+  }
+
+ private:
+  const std::function<void(double)>& sink_;
+  std::atomic<int> sent_{-1};
+};
+
 Status shape_error(const GgufTensor& t, const std::string& expected) {
   return Status(StatusCode::kShapeMismatch, "[load] tensor " + t.name + " has shape " +
                                                 t.shape_string() + ", expected " + expected);
@@ -135,20 +157,9 @@ Status Lfm2Model::load(const std::string& path, const Lfm2LoadOptions& opts,
     GgufOpenOptions open_opts;
     // A GPU model reads the weights once, for the upload: no copy into process memory.
     open_opts.read_into_memory = !opts.use_mmap && !want_gpu;
-    // Percent steps only (the reads finish out of order: report the largest step seen).
-    std::atomic<int> reported{-1};
-    if (opts.progress) {
-      open_opts.on_read = [&opts, &reported](uint64_t done, uint64_t total) {
-        const int pct = static_cast<int>(done * 100 / std::max<uint64_t>(total, 1));
-        int seen = reported.load();
-        while (pct > seen && pct < 100) {
-          if (reported.compare_exchange_weak(seen, pct)) {
-            opts.progress(static_cast<double>(pct) / 100.0);
-            break;
-          }
-        }
-      };
-    }
+    // Progress: the read into memory (CPU), or the upload (GPU: nothing is read before it).
+    PercentSteps steps(opts.progress);
+    if (opts.progress) open_opts.on_read = [&steps](uint64_t done, uint64_t total) { steps(done, total); };
     LFM_RETURN_IF_ERROR(GgufFile::open(path, &m->file_, open_opts));
     LFM_RETURN_IF_ERROR(m->load_config());
     LFM_RETURN_IF_ERROR(m->load_weights());
@@ -164,10 +175,13 @@ Status Lfm2Model::load(const std::string& path, const Lfm2LoadOptions& opts,
                                           -2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim));
     }
     if (want_gpu) {
-      const Status s = cuda::CudaModel::create(m->cfg_, m->w_, kGpuMaxBatchTokens, &m->gpu_);
+      cuda::CudaModel::UploadProgress on_upload;
+      if (opts.progress) on_upload = [&steps](uint64_t done, uint64_t total) { steps(done, total); };
+      const Status s = cuda::CudaModel::create(m->cfg_, m->w_, kGpuMaxBatchTokens, on_upload, &m->gpu_);
       if (!s.is_ok()) {
         if (opts.device == Device::kCuda) return s;
-        // auto: the CPU instead, loaded as if asked for (weights in memory unless useMmap).
+        // auto: the CPU instead, loaded as if asked for (weights in memory unless useMmap); its
+        // read reports from 0 again (lib/model.ts passes on only rising fractions).
         Lfm2LoadOptions cpu_opts = opts;
         cpu_opts.device = Device::kCpu;
         m.reset();

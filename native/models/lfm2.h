@@ -170,8 +170,10 @@ struct Lfm2LoadOptions {
   // from the file mapping for the upload only.
   enum class Device { kAuto, kCpu, kCuda };
   Device device = Device::kCpu;
-  // Called from loading threads (possibly several at once) with the fraction of the file read
-  // so far, in [0, 1), at most once per percent; never called when nothing is copied (mmap, GPU).
+  // Called from loading threads (possibly several at once) with the fraction done, in [0, 1),
+  // at most once per percent: of the file read into memory (CPU), or of the weights uploaded
+  // (GPU, per layer); never called when nothing is copied (useMmap on the CPU). A GPU load
+  // that falls back to the CPU (kAuto) reports its read from 0 again.
   std::function<void(double)> progress;
 };
 

@@ -58,13 +58,16 @@ class LoadWorker : public PromiseWorker {
       : PromiseWorker(env, "lfm2:load", "load"), path_(std::move(path)), opts_(std::move(opts)), ctor_(ctor) {
     if (!on_progress.IsFunction()) return;
     progress_ = Napi::ThreadSafeFunction::New(env, on_progress.As<Napi::Function>(), "lfm2:loadProgress", 0, 1);
+    // An unbounded queue: the core sends at most one call per percent (Lfm2LoadOptions::progress),
+    // so the loading threads never wait and the event loop gets at most ~100 calls per load.
     opts_.progress = [this](double fraction) {
-      // Non-blocking: a full queue drops the update (a later one supersedes it).
-      progress_.NonBlockingCall(new double(fraction), [](Napi::Env env, Napi::Function fn, double* f) {
+      double* f = new double(fraction);
+      const napi_status st = progress_.NonBlockingCall(f, [](Napi::Env env, Napi::Function fn, double* f) {
         const double v = *f;
         delete f;
         if (env != nullptr && fn != nullptr) fn.Call({Napi::Number::New(env, v)});
       });
+      if (st != napi_ok) delete f;  // not queued (the environment is closing)
     };
   }
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <mutex>
 #include <new>
 #include <string>
@@ -174,6 +175,20 @@ int upload_floats(DeviceArena& arena, const float* host, int64_t n, const char* 
          (std::string("uploading ") + name).c_str());
   *out = static_cast<const float*>(d);
   return 0;
+}
+
+// The bytes upload_matrix copies for `m` (0 when absent): what the upload progress counts.
+uint64_t upload_bytes(const lfm_cuda_matrix& m) {
+  return matrix_present(m) ? static_cast<uint64_t>(m.row_bytes * m.n_rows * (m.n_mats > 0 ? m.n_mats : 1)) : 0;
+}
+
+uint64_t layer_upload_bytes(const lfm_cuda_layer& l) {
+  uint64_t n = 0;
+  for (const lfm_cuda_matrix* m : {&l.conv_in, &l.conv_out, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up,
+                                   &l.ffn_down, &l.exp_gate, &l.exp_up, &l.exp_down}) {
+    n += upload_bytes(*m);
+  }
+  return n;
 }
 
 // Largest F of the dense layers (scratch sizing).
@@ -374,6 +389,15 @@ static int lfm_cuda_model_create_impl(int device, const lfm_cuda_model_desc* des
     if (e != cudaSuccess) return fail(cuda_fail(e, "cudaStreamCreate", err, err_len));
   }
   const int64_t D = desc->n_embd, L = desc->conv_l, Dh = desc->head_dim;
+  const bool tied = desc->output.data == desc->token_embd.data;
+  // Upload progress: weight-matrix bytes, reported per layer (the copies read the mapped file,
+  // so this also tracks the disk).
+  uint64_t up_total = upload_bytes(desc->token_embd) + (tied ? 0 : upload_bytes(desc->output)), up_done = 0;
+  for (int64_t il = 0; il < desc->n_layers; il++) up_total += layer_upload_bytes(desc->layers[il]);
+  auto uploaded = [&](uint64_t bytes) {
+    up_done += bytes;
+    if (desc->on_upload) desc->on_upload(desc->on_upload_user, up_done, up_total);
+  };
   int rc = 0;
   m->layers.resize(static_cast<size_t>(desc->n_layers));
   for (int64_t il = 0; il < desc->n_layers; il++) {
@@ -421,15 +445,19 @@ static int lfm_cuda_model_create_impl(int device, const lfm_cuda_model_desc* des
         return fail(rc);
       }
     }
+    uploaded(layer_upload_bytes(s));
   }
   if ((rc = upload_matrix(m->weights, desc->token_embd, "token_embd", &m->token_embd, err, err_len)) ||
       (rc = upload_floats(m->weights, desc->output_norm, D, "token_embd_norm", &m->output_norm, err, err_len))) {
     return fail(rc);
   }
-  if (desc->output.data == desc->token_embd.data) {
-    m->output = m->token_embd;  // tied
+  uploaded(upload_bytes(desc->token_embd));
+  if (tied) {
+    m->output = m->token_embd;
   } else if ((rc = upload_matrix(m->weights, desc->output, "output", &m->output, err, err_len))) {
     return fail(rc);
+  } else {
+    uploaded(upload_bytes(desc->output));
   }
   if ((rc = alloc_scratch(*m, m->cfg.max_batch_tokens, err, err_len))) return fail(rc);
   // cudaMemcpy from pageable memory may return before the DMA lands, and the passes run on a
