@@ -216,14 +216,13 @@ export class ChatSession {
     const tools = o.tools === undefined ? this.#tools : checkTools(o.tools);
     const sampling: Record<string, unknown> = { ...this.#defaults };
     for (const k of SAMPLING_OPTIONS) if (o[k] !== undefined) sampling[k] = o[k];
-    const settings = resolveSampling(sampling, CHAT_DEFAULTS, this.model.info.vocabSize);
+    // Checked here, before the turn starts; generate() applies the same options (and the chat
+    // defaults under them), with the seed fixed now so that every round derives from it.
+    const { seed } = resolveSampling(sampling, CHAT_DEFAULTS, this.model.info.vocabSize);
     if (this.#busy) throw new LfmError("ERR_LFM_INVALID_ARG", "[chat] a reply is being generated: wait for it (or abort it) first");
     this.#busy = true;
     try {
-      const { logitBias: _resolved, ...numbers } = settings;
-      const generateOptions: SamplingOptions & { seed: number } = { ...numbers };
-      if (sampling.logitBias !== undefined) generateOptions.logitBias = sampling.logitBias as SamplingOptions["logitBias"];
-      return await this.#turn(added, tools, generateOptions, o, maxRounds);
+      return await this.#turn(added, tools, { ...CHAT_DEFAULTS, ...(sampling as SamplingOptions), seed }, o, maxRounds);
     } finally {
       this.#busy = false;
     }
@@ -295,10 +294,22 @@ export class ChatSession {
     const messages = [...this.#history, ...added];
     const toolDefs = normalizeTools(tools);
     const handlers = new Map<string, ChatTool["handler"]>();
-    for (const t of tools ?? []) {
-      const def = "function" in t && t.type === "function" ? t.function : (t as ChatTool);
-      if (typeof t.handler === "function") handlers.set(def.name, t.handler);
-    }
+    toolDefs.forEach((def, i) => {
+      const handler = tools![i]!.handler;
+      if (typeof handler === "function") handlers.set(def.name, handler);
+    });
+    // The template's inputs but the messages, and the system turn (system prompt and tools),
+    // which gets a checkpoint of its own so that a new conversation (reset, another history)
+    // starts after it: the same for every round.
+    const renderOptions: RenderChatOptions = {
+      template: this.#template,
+      tools: toolDefs,
+      bosToken: this.#bosText(),
+      eosToken: this.#eosText(),
+      ...(this.#variables && { variables: this.#variables }),
+    };
+    const system = messages[0]?.role === "system" ? [messages[0]] : [];
+    const head = system.length > 0 || toolDefs.length > 0 ? renderChat(system, { ...renderOptions, addGenerationPrompt: false }) : "";
     const reply: ChatReply = {
       text: "",
       toolCalls: [],
@@ -312,18 +323,7 @@ export class ChatSession {
     const signal = o.signal as AbortSignal | undefined;
     for (let round = 0; ; round++) {
       // The prompt: render, then evaluate what the sequence lacks.
-      const renderOptions: RenderChatOptions = {
-        template: this.#template,
-        tools: toolDefs,
-        bosToken: this.#bosText(),
-        eosToken: this.#eosText(),
-        ...(this.#variables && { variables: this.#variables }),
-      };
       const rendered = renderChatPrompt(messages, renderOptions);
-      // The system turn (system prompt and tools) gets a checkpoint of its own, so that a new
-      // conversation (reset, another history) starts after it.
-      const system = messages[0]?.role === "system" ? [messages[0]] : [];
-      const head = system.length > 0 || toolDefs.length > 0 ? renderChat(system, { ...renderOptions, addGenerationPrompt: false }) : "";
       const t0 = performance.now();
       const { reused, evaluated } = await this.#sync(rendered.text, rendered.hasBos, head);
       if (reply.tokens.reused < 0) reply.tokens.reused = reused;

@@ -17,8 +17,8 @@ import type { ChatMessage } from "../chat/types.js";
 import { LfmError } from "../errors.js";
 import type { Model } from "../model.js";
 import { CHAT_DEFAULTS } from "../sampling.js";
-import { choiceArg, numberArg, parseCommand, positionalArgs, SAMPLING_ARGS, samplingArgs, samplingHelp, shortUsage } from "./args.js";
-import { loadForCli } from "./load.js";
+import { numberArg, parseCommand, positionalArgs, SAMPLING_ARGS, samplingArgs, samplingHelp, shortUsage } from "./args.js";
+import { loadFromArgs, MODEL_ARGS, modelArgs } from "./load.js";
 
 export const CHAT_HELP = `usage: lfm2 chat MODEL.gguf [options]
 
@@ -217,10 +217,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
       system: { type: "string" },
       "max-tokens": { type: "string", short: "n" },
       ...SAMPLING_ARGS,
-      ctx: { type: "string" },
-      threads: { type: "string" },
-      device: { type: "string" },
-      mmap: { type: "boolean" },
+      ...MODEL_ARGS,
       load: { type: "string" },
     },
     USAGE,
@@ -232,9 +229,8 @@ export async function chatCommand(argv: string[]): Promise<number> {
   const [path] = positionalArgs(positionals, ["MODEL"], USAGE) as [string];
   const maxTokens = numberArg("-n", values["max-tokens"], USAGE, { min: 0, integer: true });
   const sampling = samplingArgs(values, USAGE);
-  const threads = numberArg("--threads", values.threads, USAGE, { min: 1, max: 1024, integer: true });
-  const ctx = numberArg("--ctx", values.ctx, USAGE, { min: 1, integer: true });
-  const device = choiceArg("--device", values.device, ["auto", "cpu", "cuda"] as const, USAGE) ?? "auto";
+  const loadArgs = modelArgs(values, USAGE);
+  const ctx = loadArgs.ctx;
   const sampled = (sampling.temperature ?? CHAT_DEFAULTS.temperature) > 0;
 
   const { stdin, stdout, stderr } = process;
@@ -273,10 +269,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
   let chat: ChatSession | undefined;
   let input: LineInput | undefined;
   try {
-    ({ model } = await loadForCli(path, { device, useMmap: values.mmap ?? false, ...(threads !== undefined && { threads }) }, true));
-    if (ctx !== undefined && ctx > model.info.contextLength) {
-      throw new LfmError("ERR_LFM_INVALID_ARG", `--ctx ${ctx} exceeds the model's context length (${model.info.contextLength} tokens)`);
-    }
+    model = await loadFromArgs(path, loadArgs);
     const session = model.createChat({
       ...sampling,
       ...(values.system !== undefined && { systemPrompt: values.system }),

@@ -3,8 +3,10 @@
 // "loaded ..." line on stderr.
 import { statSync } from "node:fs";
 import { basename } from "node:path";
+import { LfmError } from "../errors.js";
 import { loadModel, type Model } from "../model.js";
 import type { LoadModelOptions } from "../types.js";
+import { choiceArg, numberArg } from "./args.js";
 import { startProgress } from "./progress.js";
 
 export interface CliLoad {
@@ -41,4 +43,37 @@ export async function loadForCli(path: string, options: LoadModelOptions, announ
     if (i.deviceFallback) process.stderr.write(`lfm2: running on the CPU: ${i.deviceFallback}\n`);
   }
   return { model, seconds };
+}
+
+/** The model options of `lfm2 run` and `lfm2 chat` (parseArgs definitions). */
+export const MODEL_ARGS = {
+  threads: { type: "string" },
+  ctx: { type: "string" },
+  device: { type: "string" },
+  mmap: { type: "boolean" },
+} as const;
+
+/** What {@link MODEL_ARGS} gave: how to load, and the context size asked for. */
+export interface ModelArgs {
+  load: LoadModelOptions;
+  ctx: number | undefined;
+}
+
+export function modelArgs(values: { threads?: string; ctx?: string; device?: string; mmap?: boolean }, usage: string): ModelArgs {
+  const threads = numberArg("--threads", values.threads, usage, { min: 1, max: 1024, integer: true });
+  const device = choiceArg("--device", values.device, ["auto", "cpu", "cuda"] as const, usage) ?? "auto";
+  return {
+    load: { device, useMmap: values.mmap ?? false, ...(threads !== undefined && { threads }) },
+    ctx: numberArg("--ctx", values.ctx, usage, { min: 1, integer: true }),
+  };
+}
+
+/** {@link loadForCli} with announce, then a check that --ctx fits the model. */
+export async function loadFromArgs(path: string, args: ModelArgs): Promise<Model> {
+  const { model } = await loadForCli(path, args.load, true);
+  if (args.ctx !== undefined && args.ctx > model.info.contextLength) {
+    model.dispose();
+    throw new LfmError("ERR_LFM_INVALID_ARG", `--ctx ${args.ctx} exceeds the model's context length (${model.info.contextLength} tokens)`);
+  }
+  return model;
 }

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: MIT
 // `lfm2 run`: one prompt, streamed continuation on stdout, token counts and speeds on stderr.
 import { renderChatPrompt } from "../chat/template.js";
-import { LfmError } from "../errors.js";
 import type { Model } from "../model.js";
 import { CHAT_DEFAULTS, randomSeed } from "../sampling.js";
 import type { Sequence } from "../sequence.js";
 import type { GenerateOptions } from "../types.js";
-import { choiceArg, numberArg, parseCommand, positionalArgs, SAMPLING_ARGS, samplingArgs, samplingHelp, shortUsage, UsageError } from "./args.js";
+import { numberArg, parseCommand, positionalArgs, SAMPLING_ARGS, samplingArgs, samplingHelp, shortUsage, UsageError } from "./args.js";
 import { formatRate } from "./format.js";
-import { loadForCli } from "./load.js";
+import { loadFromArgs, MODEL_ARGS, modelArgs } from "./load.js";
 
 /** LiquidAI's recommended sampling for LFM2 chat, as `lfm2 chat` and ChatSession use it. */
 export const RUN_DEFAULTS = CHAT_DEFAULTS;
@@ -52,10 +51,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       prompt: { type: "string", short: "p" },
       "max-tokens": { type: "string", short: "n" },
       ...SAMPLING_ARGS,
-      threads: { type: "string" },
-      ctx: { type: "string" },
-      device: { type: "string" },
-      mmap: { type: "boolean" },
+      ...MODEL_ARGS,
       raw: { type: "boolean" },
     },
     USAGE,
@@ -70,9 +66,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const maxTokens = numberArg("-n", values["max-tokens"], USAGE, { min: 0, integer: true });
   const sampling = { ...RUN_DEFAULTS, ...samplingArgs(values, USAGE) };
   const seed = sampling.seed ?? randomSeed();
-  const threads = numberArg("--threads", values.threads, USAGE, { min: 1, max: 1024, integer: true });
-  const ctx = numberArg("--ctx", values.ctx, USAGE, { min: 1, integer: true });
-  const device = choiceArg("--device", values.device, ["auto", "cpu", "cuda"] as const, USAGE) ?? "auto";
+  const loadArgs = modelArgs(values, USAGE);
+  const ctx = loadArgs.ctx;
 
   // Ctrl-C: the first one stops the generation between two tokens (the text so far and the
   // stats stay); a second one, or one while loading, ends the process at once.
@@ -97,10 +92,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   let model: Model | undefined;
   let seq: Sequence | undefined;
   try {
-    ({ model } = await loadForCli(path, { device, useMmap: values.mmap ?? false, ...(threads !== undefined && { threads }) }, true));
-    if (ctx !== undefined && ctx > model.info.contextLength) {
-      throw new LfmError("ERR_LFM_INVALID_ARG", `--ctx ${ctx} exceeds the model's context length (${model.info.contextLength} tokens)`);
-    }
+    model = await loadFromArgs(path, loadArgs);
     seq = model.createSequence(ctx !== undefined ? { contextSize: ctx } : undefined);
     // One user turn of the built-in LFM2 chat template, which starts with the BOS text itself.
     const chat = values.raw ? undefined : renderChatPrompt([{ role: "user", content: prompt }]);
